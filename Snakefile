@@ -1,0 +1,21 @@
+# Grokking paper-figure pipeline: the table of contents. Rules live in workflow/rules/, one file
+# per stage; the science in src/grokrepro. `snakemake` builds every figure (default preset).
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config.yaml"
+
+
+include: "workflow/rules/common.smk"
+# Study A -- metastable phases (Ersoy & Wiesner 2026)
+include: "workflow/rules/metastable/data.smk"
+include: "workflow/rules/metastable/sweep.smk"
+include: "workflow/rules/metastable/figures.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        rules.metastable.input,

@@ -1,0 +1,234 @@
+"""Model families of Study B for the batched engine (:mod:`grokrepro.engine`).
+
+Each family stacks R replicas on dim 0 and implements the engine protocol: ``batches`` (full
+batch here: the study uses full-batch GD), ``grads`` (hand-written per-replica gradients of the
+mean loss, no weight decay) and ``metrics`` (each (R, ...), incl. ``train_loss``).
+
+* :class:`DiagonalNet` -- f(x) = <u^L − v^L, x>, u = v = α/√(2d)·1 (so ‖θ‖ = α); logistic or
+  squared loss.
+* :class:`MatrixFactor` -- W = UUᵀ − VVᵀ, U = V = α·I; mean squared error on observed entries.
+* :class:`ReLUNet` -- f(x) = W₂ ReLU(W₁x + b₁); He init × α (b₁ = 0), optionally W₂ = 0;
+  cross-entropy.
+* :class:`LossNormalised` -- wraps a family so the engine's step is η/L(θ)·∇L (normalised GD,
+  Fig 4). Weight decay, if any, is still applied with the unscaled η.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from ..engine import Data, gather_batches
+
+
+def to_data(arrays: dict, family: str, device, dtype) -> Data:
+    """Engine data for a family: float features, except the matrix family's (row, col) indices
+    and the ReLU family's integer class labels."""
+    def f(a):
+        return torch.as_tensor(np.asarray(a), device=device, dtype=dtype)
+
+    def i(a):
+        return torch.as_tensor(np.asarray(a), device=device).long()
+
+    if family == "matrix":
+        return Data(i(arrays["x_train"]), f(arrays["y_train"]), i(arrays["x_test"]), f(arrays["y_test"]))
+    if family == "relu":
+        return Data(f(arrays["x_train"]), i(arrays["y_train"]), f(arrays["x_test"]), i(arrays["y_test"]))
+    return Data(f(arrays["x_train"]), f(arrays["y_train"]), f(arrays["x_test"]), f(arrays["y_test"]))
+
+
+def _acc_pm1(f: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Binary accuracy of sign(f) against y ∈ {±1}; ties f = 0 count ½."""
+    m = f * y
+    return ((m > 0).to(f.dtype) + 0.5 * (m == 0).to(f.dtype)).mean(-1)
+
+
+# --------------------------------------------------------------------------- diagonal linear nets
+@dataclass(frozen=True)
+class DiagonalNet:
+    dim: int
+    depth: int = 2
+    loss: str = "logistic"  # logistic | squared
+    record_w: bool = False  # also report w = u^L − v^L itself (for the margin cosines)
+
+    def init(self, alphas, device="cpu", dtype=torch.float64) -> list[torch.Tensor]:
+        a = torch.as_tensor(np.asarray(alphas, dtype=float), device=device, dtype=dtype)
+        u = (a / math.sqrt(2 * self.dim))[:, None].expand(-1, self.dim).clone()
+        return [u, u.clone()]
+
+    def w(self, params) -> torch.Tensor:
+        u, v = params
+        return u.pow(self.depth) - v.pow(self.depth)
+
+    def _loss_dloss(self, f, y):
+        if self.loss == "logistic":
+            m = y * f
+            return torch.nn.functional.softplus(-m).mean(-1), -y * torch.sigmoid(-m) / f.shape[-1]
+        if self.loss == "squared":
+            r = f - y
+            return 0.5 * r.pow(2).mean(-1), r / f.shape[-1]
+        raise ValueError(f"unknown loss {self.loss!r}")
+
+    def batches(self, data: Data, idx):
+        return gather_batches(data, idx)
+
+    def loss_and_grads(self, params, batch):
+        x, y = batch
+        u, v = params
+        w = self.w(params)
+        f = w @ x.T if x.dim() == 2 else torch.bmm(x, w[:, :, None])[..., 0]
+        loss, df = self._loss_dloss(f, y)
+        gw = df @ x if x.dim() == 2 else torch.bmm(df[:, None, :], x)[:, 0]
+        big_l = self.depth
+        return loss, [big_l * u.pow(big_l - 1) * gw, -big_l * v.pow(big_l - 1) * gw]
+
+    def grads(self, params, batch):
+        return self.loss_and_grads(params, batch)[1]
+
+    def metrics(self, params, data: Data) -> dict[str, torch.Tensor]:
+        w = self.w(params)
+        norm = torch.sqrt(sum(p.pow(2).sum(-1) for p in params))
+        out = {}
+        for split, x, y in (("train", data.x_train, data.y_train), ("test", data.x_test, data.y_test)):
+            f = w @ x.T
+            out[f"{split}_loss"] = self._loss_dloss(f, y)[0]
+            out[f"{split}_acc"] = _acc_pm1(f, y)
+            if split == "train":
+                out["margin"] = (y * f).min(-1).values / norm.pow(self.depth)
+        out["param_norm"] = norm
+        out["w_l1"] = w.abs().sum(-1)
+        if self.record_w:
+            out["w"] = w
+        return out
+
+
+# --------------------------------------------------------------------------- factorised matrices
+@dataclass(frozen=True)
+class MatrixFactor:
+    dim: int
+
+    def init(self, alphas, device="cpu", dtype=torch.float64) -> list[torch.Tensor]:
+        a = torch.as_tensor(np.asarray(alphas, dtype=float), device=device, dtype=dtype)
+        u = a[:, None, None] * torch.eye(self.dim, device=device, dtype=dtype)
+        return [u, u.clone()]
+
+    @staticmethod
+    def w(params) -> torch.Tensor:
+        u, v = params
+        return torch.bmm(u, u.transpose(1, 2)) - torch.bmm(v, v.transpose(1, 2))
+
+    def batches(self, data: Data, idx):
+        if idx is not None:
+            raise ValueError("MatrixFactor trains full batch only")
+        return [(data.x_train, data.y_train)]
+
+    def loss_and_grads(self, params, batch):
+        idx, y = batch
+        u, v = params
+        w = self.w(params)
+        r = w[:, idx[:, 0], idx[:, 1]] - y  # (R, n)
+        n = y.shape[-1]
+        g = torch.zeros_like(w)
+        g[:, idx[:, 0], idx[:, 1]] = (2.0 / n) * r
+        gs = g + g.transpose(1, 2)
+        return r.pow(2).mean(-1), [torch.bmm(gs, u), -torch.bmm(gs, v)]
+
+    def grads(self, params, batch):
+        return self.loss_and_grads(params, batch)[1]
+
+    def metrics(self, params, data: Data) -> dict[str, torch.Tensor]:
+        w = self.w(params)
+        out = {}
+        for split, idx, y in (("train", data.x_train, data.y_train), ("test", data.x_test, data.y_test)):
+            out[f"{split}_loss"] = (w[:, idx[:, 0], idx[:, 1]] - y).pow(2).mean(-1)
+        out["param_norm"] = torch.sqrt(sum(p.pow(2).sum((1, 2)) for p in params))
+        out["nuclear_norm"] = torch.linalg.svdvals(w).sum(-1)
+        return out
+
+
+# --------------------------------------------------------------------------- two-layer ReLU nets
+@dataclass(frozen=True)
+class ReLUNet:
+    dim_in: int
+    width: int
+    classes: int
+    zero_second_layer: bool = False
+
+    def init(self, seeds: Sequence[int], alphas, device="cpu", dtype=torch.float64) -> list[torch.Tensor]:
+        """He (Kaiming-normal, fan-in) init scaled by α; b₁ = 0; W₂ = 0 if ``zero_second_layer``."""
+        alphas = np.broadcast_to(np.asarray(alphas, dtype=float), (len(seeds),))
+        w1, b1, w2 = [], [], []
+        for s, a in zip(seeds, alphas):
+            g = torch.Generator().manual_seed(int(s))
+            w1.append(a * math.sqrt(2.0 / self.dim_in) * torch.randn(self.width, self.dim_in, generator=g, dtype=torch.float64))
+            b1.append(torch.zeros(self.width, dtype=torch.float64))
+            second = a * math.sqrt(2.0 / self.width) * torch.randn(self.classes, self.width, generator=g, dtype=torch.float64)
+            w2.append(torch.zeros_like(second) if self.zero_second_layer else second)
+        return [torch.stack(t).to(device=device, dtype=dtype) for t in (w1, b1, w2)]
+
+    def batches(self, data: Data, idx):
+        return gather_batches(data, idx)
+
+    @staticmethod
+    def forward(params, x):
+        w1, b1, w2 = params
+        z = torch.matmul(x, w1.transpose(1, 2)) + b1[:, None, :]  # (R, n, h)
+        a = torch.relu(z)
+        return z, a, torch.bmm(a, w2.transpose(1, 2))  # (R, n, c)
+
+    def loss_and_grads(self, params, batch):
+        x, y = batch
+        w1, b1, w2 = params
+        z, a, f = self.forward(params, x)
+        logp = torch.log_softmax(f, -1)
+        yy = y.expand(f.shape[0], -1) if y.dim() == 1 else y
+        loss = -logp.gather(-1, yy[..., None])[..., 0].mean(-1)
+        df = logp.exp()
+        df.scatter_add_(-1, yy[..., None], -torch.ones_like(df[..., :1]))
+        df /= f.shape[1]
+        gw2 = torch.bmm(df.transpose(1, 2), a)
+        dz = torch.bmm(df, w2) * (z > 0)
+        xx = x.expand(f.shape[0], -1, -1) if x.dim() == 2 else x
+        gw1 = torch.bmm(dz.transpose(1, 2), xx)
+        return loss, [gw1, dz.sum(1), gw2]
+
+    def grads(self, params, batch):
+        return self.loss_and_grads(params, batch)[1]
+
+    def metrics(self, params, data: Data) -> dict[str, torch.Tensor]:
+        out = {}
+        norm2 = sum(p.pow(2).flatten(1).sum(-1) for p in params)
+        for split, x, y in (("train", data.x_train, data.y_train), ("test", data.x_test, data.y_test)):
+            f = self.forward(params, x)[2]
+            logp = torch.log_softmax(f, -1)
+            yy = y.expand(f.shape[0], -1)
+            out[f"{split}_loss"] = -logp.gather(-1, yy[..., None])[..., 0].mean(-1)
+            out[f"{split}_acc"] = (f.argmax(-1) == yy).to(f.dtype).mean(-1)
+            if split == "train":
+                fy = f.gather(-1, yy[..., None])[..., 0]
+                other = f.scatter(-1, yy[..., None], -math.inf).max(-1).values
+                out["margin"] = (fy - other).min(-1).values / norm2
+        out["param_norm"] = norm2.sqrt()
+        return out
+
+
+# --------------------------------------------------------------------------- normalised GD
+@dataclass(frozen=True)
+class LossNormalised:
+    """The step η/L(θ)·∇L(θ) (Fig 4): gradients of the wrapped family divided by its loss."""
+
+    base: object
+
+    def batches(self, data, idx):
+        return self.base.batches(data, idx)
+
+    def grads(self, params, batch):
+        loss, grads = self.base.loss_and_grads(params, batch)
+        scale = 1.0 / loss
+        return [g * scale.view(-1, *([1] * (g.dim() - 1))) for g in grads]
+
+    def metrics(self, params, data):
+        return self.base.metrics(params, data)

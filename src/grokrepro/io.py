@@ -1,0 +1,77 @@
+"""Result files: atomic writes with provenance (config hash, seed, package versions).
+
+Every ``.npz`` the pipeline writes carries a ``meta`` entry (a JSON string) so that a result
+file can be traced to the exact parameters and software that produced it. Writes go to a
+temporary file in the same folder and are renamed into place, so an interrupted job never
+leaves a half-written output behind.
+"""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+
+from .config import config_hash
+
+
+def versions() -> dict[str, str]:
+    import matplotlib
+    import torch
+
+    out = {
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "torch": torch.__version__,
+        "matplotlib": matplotlib.__version__,
+    }
+    try:
+        import grokrepro
+
+        out["grokrepro"] = grokrepro.__version__
+    except Exception:  # pragma: no cover
+        pass
+    return out
+
+
+def provenance(params: Mapping[str, Any] | None = None, **extra) -> dict:
+    """Metadata record stored with a result: the params, their hash and the package versions."""
+    params = dict(params or {})
+    return {"config_hash": config_hash(params), "params": params, "versions": versions(), **extra}
+
+
+def _atomic_target(path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path.with_name(f".{path.name}.{os.getpid()}.tmp")
+
+
+def save_npz(path: str | Path, arrays: Mapping[str, Any], meta: Mapping[str, Any]) -> None:
+    """Write ``arrays`` and ``meta`` (as JSON) to ``path`` atomically."""
+    path = Path(path)
+    tmp = _atomic_target(path)
+    with tmp.open("wb") as fh:
+        np.savez(fh, meta=np.array(json.dumps(meta, sort_keys=True, default=str)), **arrays)
+    os.replace(tmp, path)
+
+
+def load_npz(path: str | Path) -> tuple[dict[str, np.ndarray], dict]:
+    with np.load(path, allow_pickle=False) as z:
+        arrays = {k: z[k] for k in z.files if k != "meta"}
+        meta = json.loads(str(z["meta"])) if "meta" in z.files else {}
+    return arrays, meta
+
+
+def save_json(path: str | Path, obj: Any) -> None:
+    path = Path(path)
+    tmp = _atomic_target(path)
+    tmp.write_text(json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
+    os.replace(tmp, path)
+
+
+def log(msg: str) -> None:
+    """Progress line for rule logs (stderr is redirected to the rule's log file)."""
+    print(msg, file=sys.stderr, flush=True)

@@ -1,0 +1,260 @@
+"""Training engines and sweep drivers of Study C.
+
+* :func:`gd_linear` -- iterative full-batch GD with coupled weight decay for linear-in-θ models,
+  batched over replicas (torch). The exact :class:`~grokrepro.ridge.theory.Trajectory` is its test
+  oracle and the fast path the pipeline uses for every linear-in-θ figure.
+* :func:`gd_two_layer` -- full-batch GD on a fully trained two-layer ReLU network
+  N(x) = Σ_j a_j σ(⟨w_j, x⟩) (both layers, coupled weight decay), batched over replicas of one
+  shape, zero teacher; records t1 exactly (every step) and t2 on a fine log grid.
+* :func:`sweep_linear` / :func:`curves_linear` / :func:`sweep_two_layer` -- the drivers the
+  Snakemake scripts call; they return plain dicts of numpy arrays ready for ``io.save_npz``.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+from ..io import log
+from .features import make_problem, rng_for
+from .theory import Trajectory, lambda_min_plus, step_grid, t1_bound, t2_bound
+
+PARAMS = ("lam", "n", "m", "nu2")
+
+
+def data_tag(n: int, m: int) -> int:
+    """Data stream of a run: depends on (n, m) only, so λ and ν² sweeps share data and init
+    directions (common random numbers) and a panel's default point is the same run in every panel."""
+    return int(n) * 1_000_003 + int(m)
+
+
+# ------------------------------------------------------------------------------------------
+# iterative engines
+# ------------------------------------------------------------------------------------------
+def gd_linear(phi, y, theta0, eta, lam, steps, test_fn=None, record=None, dtype=torch.float64):
+    """Iterative GD θ ← θ − η(Φᵀ(Φθ − y)/n + λθ) on R replicas at once.
+
+    ``phi`` (R, n, m), ``y`` (R, n), ``theta0`` (R, m); ``eta``/``lam`` scalars or (R,).
+    Returns (record steps, train loss (T, R) with its ½, test loss (T, R) or None, final θ).
+    ``test_fn(theta)`` maps (R, m) torch parameters to (R,) test losses.
+    """
+    phi = torch.as_tensor(np.asarray(phi), dtype=dtype)
+    y = torch.as_tensor(np.asarray(y), dtype=dtype)
+    th = torch.as_tensor(np.asarray(theta0), dtype=dtype).clone()
+    R, n, _ = phi.shape
+    eta = torch.as_tensor(np.broadcast_to(eta, (R,)).copy(), dtype=dtype)[:, None]
+    lam = torch.as_tensor(np.broadcast_to(lam, (R,)).copy(), dtype=dtype)[:, None]
+    record = np.arange(steps + 1) if record is None else np.asarray(record)
+    want = set(int(t) for t in record)
+    tr, te = [], []
+    for t in range(int(record.max()) + 1):
+        res = torch.einsum("rnm,rm->rn", phi, th) - y
+        if t in want:
+            tr.append((res**2).sum(1) / (2 * n))
+            if test_fn is not None:
+                te.append(test_fn(th))
+        grad = torch.einsum("rnm,rn->rm", phi, res) / n + lam * th
+        th = th - eta * grad
+    train = torch.stack(tr).numpy()
+    test = torch.stack(te).numpy() if te else None
+    return record, train, test, th.numpy()
+
+
+def _relu_init(seed, tag, n, m, d, nu2, n_test):
+    g = [rng_for(seed, tag, 100 + k) for k in range(4)]
+    x = g[0].standard_normal((n, d))
+    xt = g[1].standard_normal((n_test, d))
+    w = g[2].standard_normal((m, d)) * math.sqrt(nu2 / d)
+    a = g[3].standard_normal(m) / math.sqrt(m)
+    return x, xt, w, a
+
+
+def gd_two_layer(seeds, n, m, d, nu2, lam, eta, eps, c, t_max, n_test=2000, tag=0,
+                 record=None, grid_ratio=1.01, threads=1, dtype=torch.float64):
+    """Full-batch GD on N(x) = Σ_j a_j σ(⟨w_j, x⟩), zero teacher, both layers with weight decay.
+
+    Init a_j ~ N(0, 1/m), w_j ~ N(0, ν²/d I_d), x ~ N(0, I_d); replicas = ``seeds`` (same
+    shape), ``lam`` and ``nu2`` may be per replica. t1 = last step with training loss ≥ ε
+    (checked every step); t2 = first grid step with test loss ≤ c on ``n_test`` held-out inputs,
+    the grid being every step up to 100 then geometric with ratio ``grid_ratio`` (t2 is exact to
+    that relative resolution). Stops when every replica has reached t2 or at ``t_max``.
+    Returns dict with t1, t2 (R,), and train/test curves on ``record`` steps (if given).
+    """
+    torch.set_num_threads(max(1, int(threads)))
+    R = len(seeds)
+    lam = np.broadcast_to(np.asarray(lam, float), (R,))
+    nu2 = np.broadcast_to(np.asarray(nu2, float), (R,))
+    xs, xts, ws, as_ = zip(*[_relu_init(s, tag, n, m, d, v, n_test) for s, v in zip(seeds, nu2)])
+    T = lambda a: torch.as_tensor(np.stack(a), dtype=dtype)  # noqa: E731
+    X, Xt, W, A = T(xs), T(xts), T(ws), T(as_)
+    lam_t = torch.as_tensor(lam, dtype=dtype)
+    checks = set(int(v) for v in step_grid(t_max, dense=100, ratio=grid_ratio))
+    rec = set() if record is None else set(int(v) for v in record)
+    t1 = np.zeros(R)
+    t2 = np.full(R, np.nan)
+    curves_tr, curves_te, rec_steps = [], [], []
+
+    def test_loss():
+        out = torch.einsum("rtm,rm->rt", torch.relu(torch.einsum("rtd,rmd->rtm", Xt, W)), A)
+        return (out**2).mean(1)
+
+    for t in range(int(t_max) + 1):
+        pre = torch.einsum("rnd,rmd->rnm", X, W)
+        h = torch.relu(pre)
+        out = torch.einsum("rnm,rm->rn", h, A)
+        train = (out**2).sum(1) / (2 * n)
+        above = (train >= eps).numpy()
+        t1[above] = t
+        te = None
+        if t in checks or t in rec:
+            te = test_loss()
+            hit = (te <= c).numpy() & np.isnan(t2)
+            t2[hit] = t
+        if t in rec:
+            rec_steps.append(t)
+            curves_tr.append(train.numpy().copy())
+            curves_te.append(te.numpy().copy())
+        if record is None and not np.isnan(t2).any() and not above.any():
+            break
+        if record is not None and t >= max(rec) and not np.isnan(t2).any():
+            break
+        g_out = out / n  # zero teacher: residual = out
+        gA = torch.einsum("rnm,rn->rm", h, g_out) + lam_t[:, None] * A
+        gpre = g_out[:, :, None] * A[:, None, :] * (pre > 0)
+        gW = torch.einsum("rnm,rnd->rmd", gpre, X) + lam_t[:, None, None] * W
+        A = A - eta * gA
+        W = W - eta * gW
+        if not torch.isfinite(A).all():
+            log("two-layer GD diverged")
+            break
+    if np.isnan(t2).any():
+        t1[np.isnan(t2) & (t1 == t)] = np.nan if t >= t_max else t1[np.isnan(t2) & (t1 == t)]
+    out = {"t1": t1, "t2": t2, "steps_run": np.array(t)}
+    if record is not None:
+        out["steps"] = np.array(rec_steps)
+        out["train"] = np.array(curves_tr)
+        out["test"] = np.array(curves_te)
+    return out
+
+
+# ------------------------------------------------------------------------------------------
+# sweep drivers (linear-in-θ models use the exact trajectory)
+# ------------------------------------------------------------------------------------------
+def _point(kind, base, seed, **over):
+    p = dict(base, **over)
+    return p
+
+
+def run_linear(kind, n, m, nu2, lam, seed, eta, eps, c, t_max, d=None, teacher="default",
+               noise=0.0, n_test=2000, sigma2=1.0):
+    """One linear-in-θ run through the exact trajectory: (t1, t2, λ⁺_min(ΦᵀΦ), Trajectory)."""
+    prob = make_problem(kind, n, m, nu2, seed, d=d, teacher=teacher, noise=noise, n_test=n_test,
+                        sigma2=sigma2, tag=data_tag(n, m))
+    traj = Trajectory(prob, eta, lam)
+    t1, t2 = traj.times(eps, c, t_max)
+    return t1, t2, traj.lam_min_plus, traj
+
+
+def sweep_linear(p: dict, seeds: list[int]) -> dict:
+    """t1, t2 and the Eq. 8 bounds for every value of every swept hyper-parameter.
+
+    ``p`` holds kind, d (relu/fourier), teacher, noise, n_test, sigma2, eta, eps, c, t_max,
+    ``defaults`` {lam, n, m, nu2} and ``grids`` {param: [values]}. Output keys per param P:
+    ``P__values`` (V,), ``P__t1``/``P__t2``/``P__t1_bound``/``P__t2_bound``/``P__lam_min_plus`` (V, S).
+    """
+    out = {"seeds": np.array(seeds)}
+    for name, values in p["grids"].items():
+        V, S = len(values), len(seeds)
+        arr = {k: np.full((V, S), np.nan) for k in ("t1", "t2", "t1_bound", "t2_bound", "lam_min_plus")}
+        for i, v in enumerate(values):
+            hp = dict(p["defaults"], **{name: v})
+            n, m = int(hp["n"]), int(hp["m"])
+            for j, s in enumerate(seeds):
+                t1, t2, lmp, _ = run_linear(p["kind"], n, m, hp["nu2"], hp["lam"], s, p["eta"], p["eps"], p["c"],
+                                            p["t_max"], d=p.get("d"), teacher=p.get("teacher", "default"),
+                                            noise=p.get("noise", 0.0), n_test=p.get("n_test", 2000),
+                                            sigma2=p.get("sigma2", 1.0))
+                arr["t1"][i, j], arr["t2"][i, j], arr["lam_min_plus"][i, j] = t1, t2, lmp
+                # Eq. 8 is stated for phi(x) = x; the relu init variance lives in the features
+                nu2_b = 1.0 if p["kind"] == "relu" else hp["nu2"]
+                arr["t1_bound"][i, j] = t1_bound(n, m, nu2_b, p["eps"], p["eta"], lmp)
+                arr["t2_bound"][i, j] = t2_bound(n, m, nu2_b, p["c"], p["eta"], hp["lam"])
+            log(f"{p['kind']} {name}={v}: t1 median {np.nanmedian(arr['t1'][i]):.4g}, "
+                f"t2 median {np.nanmedian(arr['t2'][i]):.4g}")
+        out[f"{name}__values"] = np.asarray(values, float)
+        for k, a in arr.items():
+            out[f"{name}__{k}"] = a
+    return out
+
+
+def curves_linear(p: dict, seeds: list[int], n_points: int = 300, accuracy: bool = False) -> dict:
+    """Train/test loss curves of the runs at ``p['defaults']`` on a log step grid, with t1, t2.
+
+    ``p['noise']`` may be a list: the curves are then stacked over noise levels (leading axis).
+    With ``accuracy`` the surrogate accuracies P[(N − N*)² ≤ ε] on test and train points are added.
+    """
+    hp = p["defaults"]
+    n, m = int(hp["n"]), int(hp["m"])
+    steps = np.unique(np.concatenate([[0], np.round(np.geomspace(1, p["t_max"], n_points)).astype(np.int64)]))
+    noises = p.get("noise", 0.0)
+    noises = list(noises) if isinstance(noises, (list, tuple)) else [noises]
+    res = {k: [] for k in ("train", "test", "t1", "t2", "lam_min_plus", "test_acc", "train_acc")}
+    for noise in noises:
+        tr_, te_, t1_, t2_, lm_, ta_, tra_ = [], [], [], [], [], [], []
+        for s in seeds:
+            t1, t2, lmp, traj = run_linear(p["kind"], n, m, hp["nu2"], hp["lam"], s, p["eta"], p["eps"], p["c"],
+                                           p["t_max"], d=p.get("d"), teacher=p.get("teacher", "default"),
+                                           noise=noise, n_test=p.get("n_test", 2000), sigma2=p.get("sigma2", 1.0))
+            tr_.append(traj.train_loss(steps))
+            te_.append(traj.test_loss(steps))
+            t1_.append(t1)
+            t2_.append(t2)
+            lm_.append(lmp)
+            if accuracy:
+                err = traj.test_errors(steps)
+                ta_.append(np.mean(err**2 <= p["eps"], axis=1))
+                prob = make_problem(p["kind"], n, m, hp["nu2"], s, d=p.get("d"), teacher=p.get("teacher", "default"),
+                                    noise=noise, n_test=1, tag=data_tag(n, m))
+                pred = traj.theta(steps) @ prob.phi.T
+                tra_.append(np.mean((pred - prob.y) ** 2 <= p["eps"], axis=1))
+        for k, v in zip(("train", "test", "t1", "t2", "lam_min_plus", "test_acc", "train_acc"),
+                        (tr_, te_, t1_, t2_, lm_, ta_, tra_)):
+            res[k].append(np.array(v))
+        log(f"{p['kind']} curves noise={noise}: t1 median {np.nanmedian(t1_):.4g}, t2 median {np.nanmedian(t2_):.4g}")
+    out = {"steps": steps, "seeds": np.array(seeds), "noise": np.array(noises, float)}
+    for k, v in res.items():
+        if accuracy or k not in ("test_acc", "train_acc"):
+            out[k] = np.array(v)
+    return out
+
+
+def sweep_two_layer(p: dict, seeds: list[int], threads: int = 1) -> dict:
+    """Fig. 4: t1, t2 of the fully trained two-layer ReLU network over the four sweeps.
+
+    Replicas sharing a shape (n, m) are trained together; output keys as in :func:`sweep_linear`
+    (without bounds, which the theory does not provide for this model).
+    """
+    out = {"seeds": np.array(seeds)}
+    jobs = {}  # (n, m) -> list of (param, value index, seed, lam, nu2)
+    for name, values in p["grids"].items():
+        for i, v in enumerate(values):
+            hp = dict(p["defaults"], **{name: v})
+            for j, s in enumerate(seeds):
+                jobs.setdefault((int(hp["n"]), int(hp["m"])), []).append((name, i, j, s, hp["lam"], hp["nu2"]))
+        out[f"{name}__values"] = np.asarray(values, float)
+        out[f"{name}__t1"] = np.full((len(values), len(seeds)), np.nan)
+        out[f"{name}__t2"] = np.full((len(values), len(seeds)), np.nan)
+    for (n, m), rows in jobs.items():
+        # identical (seed, lam, nu2) replicas appear once per panel: train each unique one once
+        uniq = sorted(set((s, lam, nu2) for _, _, _, s, lam, nu2 in rows))
+        r = gd_two_layer([u[0] for u in uniq], n, m, p["d"], [u[2] for u in uniq], [u[1] for u in uniq],
+                         p["eta"], p["eps"], p["c"], p["t_max"], n_test=p["n_test"], tag=data_tag(n, m),
+                         threads=threads)
+        index = {u: k for k, u in enumerate(uniq)}
+        for name, i, j, s, lam, nu2 in rows:
+            k = index[(s, lam, nu2)]
+            out[f"{name}__t1"][i, j] = r["t1"][k]
+            out[f"{name}__t2"][i, j] = r["t2"][k]
+        log(f"two-layer n={n} m={m}: {len(uniq)} replicas, {int(r['steps_run'])} steps")
+    return out

@@ -1,0 +1,41 @@
+"""One plotting style for every figure, headless; figures saved as PDF + PNG atomically."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import seaborn as sns  # noqa: E402
+
+PALETTE = sns.color_palette("colorblind")
+
+
+def apply() -> None:
+    sns.set_theme(context="paper", style="ticks", palette=PALETTE, font_scale=1.1)
+    plt.rcParams.update(
+        {
+            "figure.dpi": 100,
+            "savefig.dpi": 200,
+            "savefig.bbox": "tight",
+            "axes.spines.top": False,
+            "axes.spines.right": False,
+            "legend.frameon": False,
+            "pdf.fonttype": 42,
+            # deterministic PDFs: no creation date in the metadata
+            "svg.hashsalt": "grokrepro",
+        }
+    )
+
+
+def save(fig, pdf: str | Path, png: str | Path) -> None:
+    """Save ``fig`` to both paths (atomic rename) and close it."""
+    for path in (Path(pdf), Path(png)):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp{path.suffix}")
+        kwargs = {"metadata": {"CreationDate": None}} if path.suffix == ".pdf" else {"metadata": {"Software": None}}
+        fig.savefig(tmp, **kwargs)
+        os.replace(tmp, path)
+    plt.close(fig)

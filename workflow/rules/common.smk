@@ -1,0 +1,36 @@
+# Config validation and target helpers only; the science lives in src/grokrepro.
+from pathlib import Path
+
+from grokrepro.config import ConfigError, resolve
+
+try:
+    CFG = resolve(config, Path(workflow.basedir) / "workflow" / "schemas")
+except ConfigError as err:
+    raise WorkflowError(str(err)) from None
+
+MS = CFG["metastable"]
+RES = "results"
+
+
+def figure_outputs(study, fig):
+    """The outputs of one figure rule: PDF, PNG (in the report) and its numbers table."""
+    base = f"{RES}/{study}/figures/{fig}"
+    return {
+        "pdf": f"{base}.pdf",
+        "png": report(
+            f"{base}.png",
+            caption=f"../report/{study}_{fig}.rst",
+            category=study,
+            labels={"figure": fig},
+        ),
+        "numbers": f"{RES}/{study}/numbers/{fig}.csv",
+    }
+
+
+def code(*modules):
+    """Source files a rule's results depend on (inputs, so that editing them reruns the rule)."""
+    return [f"src/grokrepro/{m}" for m in modules]
+
+
+def seeds(study_cfg):
+    return list(range(study_cfg["seeds"]["first"], study_cfg["seeds"]["first"] + study_cfg["seeds"]["count"]))

@@ -1,0 +1,15 @@
+# Study A, stage 1: data generation (joint-Gaussian train/test sets with prescribed features).
+
+
+rule metastable_data:
+    input:
+        code=code("metastable/data.py"),
+    output:
+        train=f"{RES}/metastable/data/{{dataset}}/train.npz",
+        test=f"{RES}/metastable/data/{{dataset}}/test.npz",
+    params:
+        spec=lookup(dpath="datasets/{dataset}", within=MS),
+    log:
+        f"{RES}/logs/metastable/data/{{dataset}}.log",
+    script:
+        "../../scripts/metastable_data.py"

@@ -1,0 +1,49 @@
+# Study A, stage: figures (one rule per paper figure; each also writes its numbers table).
+
+SWEEP_L3 = f"{RES}/metastable/sweeps/L{MS['model']['depth']}.npz"
+SWEEP_COMPANION = [f"{RES}/metastable/sweeps/L{d}.npz" for d in MS["sweep"]["depths"] if d != MS["model"]["depth"]]
+
+
+rule fig_metastable_3:
+    input:
+        sweep=SWEEP_L3,
+        companion=SWEEP_COMPANION,
+        train=f"{RES}/metastable/data/{MS['sweep']['dataset']}/train.npz",
+        code=code("metastable/figures.py", "metastable/theory.py", "style.py"),
+        script="workflow/scripts/metastable_fig3.py",
+    output:
+        **figure_outputs("metastable", "3"),
+    params:
+        dataset=MS["datasets"][MS["sweep"]["dataset"]],
+        depth=MS["model"]["depth"],
+        rank_threshold=MS["sweep"]["rank_threshold"],
+        tolerance=MS["figures"]["beta_c_tolerance"],
+    log:
+        f"{RES}/logs/metastable/figures/3.log",
+    script:
+        "../../scripts/metastable_fig3.py"
+
+
+rule fig_metastable_4:
+    input:
+        sweep=SWEEP_L3,
+        companion=SWEEP_COMPANION,
+        train=f"{RES}/metastable/data/{MS['sweep']['dataset']}/train.npz",
+        code=code("metastable/figures.py", "metastable/theory.py", "style.py"),
+        script="workflow/scripts/metastable_fig4.py",
+    output:
+        **figure_outputs("metastable", "4"),
+    params:
+        dataset=MS["datasets"][MS["sweep"]["dataset"]],
+        depth=MS["model"]["depth"],
+        rank_threshold=MS["sweep"]["rank_threshold"],
+    log:
+        f"{RES}/logs/metastable/figures/4.log",
+    script:
+        "../../scripts/metastable_fig4.py"
+
+
+rule metastable:
+    input:
+        rules.fig_metastable_3.output,
+        rules.fig_metastable_4.output,
