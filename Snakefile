@@ -12,10 +12,16 @@ include: "workflow/rules/common.smk"
 # Study A -- metastable phases (Ersoy & Wiesner 2026)
 include: "workflow/rules/metastable/data.smk"
 include: "workflow/rules/metastable/sweep.smk"
+include: "workflow/rules/metastable/trap.smk"
+include: "workflow/rules/metastable/escape.smk"
 include: "workflow/rules/metastable/figures.smk"
+# Study C -- ridge regression (Xu, Vardi & Safran 2026)
+include: "workflow/rules/ridge/train.smk"
+include: "workflow/rules/ridge/figures.smk"
 
 
 rule all:
     default_target: True
     input:
         rules.metastable.input,
+        rules.ridge.input,

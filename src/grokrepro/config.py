@@ -59,6 +59,30 @@ def validate_section(section: Any, schema: dict, prefix: str) -> list[str]:
     return messages
 
 
+def _check_metastable(ms: Mapping[str, Any]) -> list[str]:
+    """Cross-key checks the schema cannot express."""
+    errors = []
+    datasets = ms["datasets"]
+    if ms["sweep"]["dataset"] not in datasets:
+        errors.append(f"metastable.sweep.dataset: {ms['sweep']['dataset']!r} is not a key of metastable.datasets")
+    for name, point in ms["escape"]["points"].items():
+        where = f"metastable.escape.points.{name}"
+        if point["dataset"] not in datasets:
+            errors.append(f"{where}.dataset: {point['dataset']!r} is not a key of metastable.datasets")
+            continue
+        k = min(datasets[point["dataset"]]["dim_x"], datasets[point["dataset"]]["dim_y"],
+                len(datasets[point["dataset"]]["features"]))
+        for start in point["starts"]:
+            if start.startswith("rank") and int(start[4:]) > k:
+                errors.append(f"{where}.starts: {start} needs {int(start[4:])} features, the data set has {k}")
+            if start != "random" and ms["trap"]["method"] == "annealed" and start not in ms["trap"]["beta_init"]:
+                errors.append(f"metastable.trap.beta_init.{start}: missing (needed by {where}.starts)")
+    return errors
+
+
+STUDY_CHECKS = {"metastable": _check_metastable}
+
+
 def resolve(config: Mapping[str, Any], schema_dir: str | Path) -> dict:
     """Return the resolved config (preset merged into every study), or raise ConfigError."""
     schema_dir = Path(schema_dir)
@@ -79,7 +103,10 @@ def resolve(config: Mapping[str, Any], schema_dir: str | Path) -> dict:
             raise ConfigError(f"invalid config:\n  {study}.presets: must be a mapping of preset name to overrides")
         known_presets.update(presets)
         merged = deep_merge(section, presets.get(preset, {}))
-        errors += validate_section(merged, _load_schema(schema_dir, study), study)
+        study_errors = validate_section(merged, _load_schema(schema_dir, study), study)
+        if not study_errors and study in STUDY_CHECKS:
+            study_errors = STUDY_CHECKS[study](merged)
+        errors += study_errors
         resolved[study] = merged
     if preset != "default" and preset not in known_presets:
         errors.insert(0, f"preset: unknown preset {preset!r} (known: default, {', '.join(sorted(known_presets))})")

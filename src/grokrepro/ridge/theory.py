@@ -24,11 +24,26 @@ import numpy as np
 from .features import Problem
 
 
+def thin_svd(phi: np.ndarray, rtol: float = 1e-10):
+    """Thin SVD (U, s, Vᵀ) of Φ restricted to non-zero singular values. For n ≤ m it goes
+    through the n × n Gram matrix ΦΦᵀ (much cheaper than a full SVD when m ≫ n)."""
+    n, m = phi.shape
+    if n <= m:
+        s2, u = np.linalg.eigh(phi @ phi.T)
+        keep = s2 > rtol**2 * s2.max() * 1e4
+        u, s2 = u[:, keep][:, ::-1], s2[keep][::-1]
+        s = np.sqrt(s2)
+        vt = (u.T @ phi) / s[:, None]
+        return u, s, vt
+    u, s, vt = np.linalg.svd(phi, full_matrices=False)
+    keep = s > rtol * s.max()
+    return u[:, keep], s[keep], vt[keep]
+
+
 def lambda_min_plus(phi: np.ndarray, rtol: float = 1e-10) -> float:
     """Smallest non-zero eigenvalue of ΦᵀΦ (= smallest non-zero squared singular value of Φ)."""
-    s = np.linalg.svd(phi, compute_uv=False)
-    s2 = s**2
-    return float(s2[s2 > rtol * s2.max()].min())
+    _, s, _ = thin_svd(phi, rtol)
+    return float((s**2).min())
 
 
 def t1_bound(n: int, m: int, nu2: float, eps: float, eta: float, lam_min_plus: float) -> float:
@@ -61,9 +76,7 @@ class Trajectory:
     def __init__(self, prob: Problem, eta: float, lam: float):
         phi, y, th0 = prob.phi, prob.y, prob.theta0
         n = phi.shape[0]
-        u, s, vt = np.linalg.svd(phi, full_matrices=False)
-        keep = s > 1e-10 * s.max()
-        u, s, vt = u[:, keep], s[keep], vt[keep]
+        u, s, vt = thin_svd(phi)
         self.n, self.eta, self.lam = n, eta, lam
         self.s2 = s**2
         self.lam_min_plus = float(self.s2.min())

@@ -49,12 +49,12 @@ def gd_linear(phi, y, theta0, eta, lam, steps, test_fn=None, record=None, dtype=
     want = set(int(t) for t in record)
     tr, te = [], []
     for t in range(int(record.max()) + 1):
-        res = torch.einsum("rnm,rm->rn", phi, th) - y
+        res = torch.bmm(phi, th[:, :, None])[:, :, 0] - y
         if t in want:
             tr.append((res**2).sum(1) / (2 * n))
             if test_fn is not None:
                 te.append(test_fn(th))
-        grad = torch.einsum("rnm,rn->rm", phi, res) / n + lam * th
+        grad = torch.bmm(res[:, None, :], phi)[:, 0, :] / n + lam * th
         th = th - eta * grad
     train = torch.stack(tr).numpy()
     test = torch.stack(te).numpy() if te else None
@@ -258,3 +258,83 @@ def sweep_two_layer(p: dict, seeds: list[int], threads: int = 1) -> dict:
             out[f"{name}__t2"][i, j] = r["t2"][k]
         log(f"two-layer n={n} m={m}: {len(uniq)} replicas, {int(r['steps_run'])} steps")
     return out
+
+
+def engine_check(p: dict, seeds: list[int], steps: int) -> dict:
+    """Run the iterative batched engine and the exact trajectory side by side at the Fig. 2
+    defaults (identity features) for ``steps`` steps; report their largest relative loss
+    difference and t1, t2 from both (the iterative ones from every-step losses)."""
+    hp = p["defaults"]
+    n, m = int(hp["n"]), int(hp["m"])
+    probs = [make_problem("identity", n, m, hp["nu2"], s, tag=data_tag(n, m)) for s in seeds]
+    theta_star = torch.as_tensor(np.stack([pr.test.theta_star for pr in probs]))
+
+    def test_fn(th):
+        return ((th - theta_star) ** 2).sum(1) / m
+
+    rec, tr, te, _ = gd_linear(np.stack([pr.phi for pr in probs]), np.stack([pr.y for pr in probs]),
+                               np.stack([pr.theta0 for pr in probs]), p["eta"], hp["lam"], steps, test_fn=test_fn)
+    rel, t1i, t2i, t1e, t2e = 0.0, [], [], [], []
+    for k, pr in enumerate(probs):
+        traj = Trajectory(pr, p["eta"], hp["lam"])
+        etr, ete = traj.train_loss(rec), traj.test_loss(rec)
+        rel = max(rel, float(np.max(np.abs(etr - tr[:, k]) / etr)), float(np.max(np.abs(ete - te[:, k]) / ete)))
+        above = np.nonzero(tr[:, k] >= p["eps"])[0]
+        below = np.nonzero(te[:, k] <= p["c"])[0]
+        t1i.append(float(rec[above[-1]]) if above.size else 0.0)
+        t2i.append(float(rec[below[0]]) if below.size else np.nan)
+        a, b = traj.times(p["eps"], p["c"], steps)
+        t1e.append(a)
+        t2e.append(b)
+    log(f"engine check: max relative difference {rel:.3g} over {steps} steps")
+    return {"seeds": np.array(seeds), "steps": np.array(steps), "max_rel_err": np.array(rel),
+            "t1_iter": np.array(t1i), "t2_iter": np.array(t2i), "t1_exact": np.array(t1e), "t2_exact": np.array(t2e)}
+
+
+def control_settings(p: dict, lam_min_plus: float) -> list[tuple[str, dict, str]]:
+    """Bound-derived hyper-parameter choices at the Fig. 2 defaults.
+
+    * ``eliminate_lambda``: the λ at which the Eq. 8 lower bound on t2 equals the Eq. 8 upper
+      bound on t1 (median λ⁺_min of the default runs), i.e. the bounds no longer guarantee a gap.
+    * ``eliminate_nu2``: ν² = (c − ‖θ*‖²/m)/2, so that the expected initial test loss
+      ν² tr Σ + θ*ᵀΣθ* (the quantity behind the t2 bound) already sits below c.
+    * ``amplify_lambda``: λ/10 (the t2 bound grows 10×); ``amplify_nu2``: ν² × 100.
+    """
+    d = p["defaults"]
+    n, m, nu2, lam, eps, c, eta = d["n"], d["m"], d["nu2"], d["lam"], p["eps"], p["c"], p["eta"]
+    lam_e = math.log((m - n) * nu2 / (8 * m * c)) * lam_min_plus / (1.01 * n * math.log(14 * m * nu2 / eps))
+    nu2_e = (c - 1.0 / m) / 2
+    return [
+        ("default", dict(d), f"λ={lam:g}, ν²={nu2:g}"),
+        ("eliminate_lambda", dict(d, lam=lam_e), f"λ={lam_e:.3g} (t2 bound = t1 bound)"),
+        ("eliminate_nu2", dict(d, nu2=nu2_e), f"ν²={nu2_e:.3g} (initial test loss < c)"),
+        ("amplify_lambda", dict(d, lam=lam / 10), f"λ={lam / 10:g}"),
+        ("amplify_nu2", dict(d, nu2=nu2 * 100), f"ν²={nu2 * 100:g}"),
+    ]
+
+
+def control_runs(p: dict, seeds: list[int], n_points: int = 250) -> dict:
+    """Curves and t1, t2 for every :func:`control_settings` choice (identity features)."""
+    d = p["defaults"]
+    n, m = int(d["n"]), int(d["m"])
+    lmp = float(np.median([lambda_min_plus(make_problem("identity", n, m, 1.0, s, tag=data_tag(n, m)).phi)
+                           for s in seeds]))
+    settings = control_settings(p, lmp)
+    steps = np.unique(np.concatenate([[0], np.round(np.geomspace(1, p["t_max"], n_points)).astype(np.int64)]))
+    T1, T2, TR, TE = [], [], [], []
+    for name, hp, _ in settings:
+        t1s, t2s, trs, tes = [], [], [], []
+        for s in seeds:
+            t1, t2, _, traj = run_linear("identity", n, m, hp["nu2"], hp["lam"], s, p["eta"], p["eps"], p["c"], p["t_max"])
+            t1s.append(t1)
+            t2s.append(t2)
+            trs.append(traj.train_loss(steps))
+            tes.append(traj.test_loss(steps))
+        T1.append(t1s)
+        T2.append(t2s)
+        TR.append(trs)
+        TE.append(tes)
+        log(f"control {name}: median t1 {np.median(t1s):.4g}, median t2 {np.median(t2s):.4g}")
+    return {"settings": np.array([s[0] for s in settings]), "values": np.array([s[2] for s in settings]),
+            "t1": np.array(T1), "t2": np.array(T2), "train": np.array(TR), "test": np.array(TE),
+            "steps": steps, "seeds": np.array(seeds), "lam_min_plus": np.array(lmp)}

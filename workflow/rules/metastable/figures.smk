@@ -43,7 +43,48 @@ rule fig_metastable_4:
         "../../scripts/metastable_fig4.py"
 
 
+
+
+FIG1A_POINTS = [p for p, pt in MS["escape"]["points"].items() if pt["dataset"] == "dense"]
+
+
+rule fig_metastable_1a:
+    input:
+        runs=[f"{RES}/metastable/escape/{p}/{s}.npz" for p in FIG1A_POINTS for s in MS["escape"]["points"][p]["starts"]],
+        train=f"{RES}/metastable/data/dense/train.npz",
+        code=code("metastable/figures_escape.py", "metastable/escape.py", "style.py"),
+        script="workflow/scripts/metastable_fig1a.py",
+    output:
+        **figure_outputs("metastable", "1a"),
+    params:
+        points={p: MS["escape"]["points"][p] for p in FIG1A_POINTS},
+        depth=MS["model"]["depth"],
+        delay_factor_min=MS["figures"]["delay_factor_min"],
+    log:
+        f"{RES}/logs/metastable/figures/1a.log",
+    script:
+        "../../scripts/metastable_fig1a.py"
+
+
+rule fig_metastable_1b:
+    input:
+        run=f"{RES}/metastable/escape/sparse/rank1.npz",
+        code=code("metastable/figures_escape.py", "metastable/escape.py", "style.py"),
+        script="workflow/scripts/metastable_fig1b.py",
+    output:
+        **figure_outputs("metastable", "1b"),
+    params:
+        point=MS["escape"]["points"]["sparse"],
+        n_train=MS["datasets"][MS["escape"]["points"]["sparse"]["dataset"]]["n_train"],
+    log:
+        f"{RES}/logs/metastable/figures/1b.log",
+    script:
+        "../../scripts/metastable_fig1b.py"
+
+
 rule metastable:
     input:
+        rules.fig_metastable_1a.output,
+        rules.fig_metastable_1b.output,
         rules.fig_metastable_3.output,
         rules.fig_metastable_4.output,

@@ -1,0 +1,213 @@
+"""Figures 1a and 1b of Study A (delayed escape from traps; sparse-sampling grokking curve)."""
+from __future__ import annotations
+
+import math
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from .. import style
+from ..numbers import Row, bootstrap_median_ci, judge
+from .escape import f_gap_per_feature, km_median, survival
+
+# the paper's Fig 1a escape epochs at beta = 0.32 (text: ~10, ~5500, >7000 with a total >1e4)
+PAPER_1A = {"random": 10.0, "rank1": 5500.0, "trivial": ">7000 (total delay >1e4)"}
+COLORS = {"random": 0, "rank1": 1, "trivial": 3, "rank2": 2}
+
+
+def _x(epochs):
+    return np.asarray(epochs) + 1  # log axis: epoch 0 is drawn at 1
+
+
+def _median_iqr(ax, x, y, color, label):
+    with np.errstate(all="ignore"):
+        med = np.nanmedian(y, axis=1)
+        lo, hi = np.nanpercentile(y, 25, axis=1), np.nanpercentile(y, 75, axis=1)
+    ax.plot(x, med, color=color, lw=1.6, label=label)
+    ax.fill_between(x, lo, hi, color=color, alpha=0.25, lw=0)
+
+
+def _escape_summary(run: dict, key: str = "mse"):
+    t, c = run[f"escape_{key}"], run[f"censored_{key}"]
+    med = km_median(t, c)
+    if math.isnan(med):
+        return med, math.nan, math.nan
+    boot = bootstrap_median_ci(np.where(c, np.inf, t))
+    return med, boot[1], boot[2] if np.isfinite(boot[2]) else math.nan
+
+
+def fig1a(runs: dict[str, dict[str, dict]], points: dict[str, dict], train: dict, depth: int,
+          delay_factor_min: float, pdf: str, png: str) -> list[Row]:
+    """runs[point][start] = escape-run arrays."""
+    style.apply()
+    fig, axes = plt.subplots(2, len(runs), figsize=(5.4 * len(runs), 6.6), squeeze=False,
+                             gridspec_kw={"height_ratios": [1.6, 1]})
+    rows: list[Row] = []
+    for col, (point, starts) in enumerate(runs.items()):
+        pt = points[point]
+        ax, axs = axes[0, col], axes[1, col]
+        for start, run in starts.items():
+            c = style.PALETTE[COLORS.get(start, 4)]
+            _median_iqr(ax, _x(run["epochs"]), run["test_loss"], c, f"{start} start")
+            if start != "random":
+                ax.axhline(float(run["plateau_test_mse"][0]), color=c, lw=0.8, ls=":")
+            grid = np.unique(np.concatenate([run["epochs"], np.nan_to_num(run["escape_mse"], nan=0)]))
+            surv = survival(run["escape_mse"], run["censored_mse"], float(run["budget"]), grid)
+            axs.step(_x(grid), surv, where="post", color=c, lw=1.6,
+                     label=f"{start}: {int((~run['censored_mse']).sum())}/{len(run['censored_mse'])} escaped")
+        any_run = next(iter(starts.values()))
+        ax.axhline(float(any_run["global_test_mse"]), color="0.2", lw=1.0, ls="--", label="global-minimum state")
+        ax.set_xscale("log")
+        ax.set_ylabel("test MSE")
+        ax.set_title(f"{point}: $\\beta$={pt['beta']}, lr={pt['lr']}, B={int(any_run['batch_size'])}", fontsize=10)
+        ax.legend(fontsize=7)
+        axs.set_xscale("log")
+        axs.set_ylim(-0.03, 1.03)
+        axs.set_xlabel("epoch + 1")
+        axs.set_ylabel("fraction not escaped")
+        axs.axvline(float(any_run["budget"]) + 1, color="0.5", lw=0.8, ls=":")
+        axs.legend(fontsize=7)
+        rows += numbers_fig1a(point, pt, starts, train, depth, delay_factor_min)
+    fig.suptitle("Fig 1a: escape from trapped starts (median, IQR over seeds; dotted: each trap's plateau; "
+                 "test-MSE escape criterion)", fontsize=9)
+    style.save(fig, pdf, png)
+    return rows
+
+
+def numbers_fig1a(point, pt, starts, train, depth, delay_factor_min) -> list[Row]:
+    rows = []
+    tag = f"point={point}"
+    any_run = next(iter(starts.values()))
+    budget = float(any_run["budget"])
+    glob = tuple(bool(v) for v in np.atleast_1d(any_run["global_phase"]))
+    rows.append(Row(f"global_min_test_mse[{tag}]", float(any_run["global_test_mse"]), None, None, None, None, "n/a",
+                    f"test MSE of the stationary state with the lowest training objective at beta={pt['beta']}: "
+                    f"learned features {list(map(int, glob))}"))
+    medians = {}
+    for start, run in starts.items():
+        st = f"{tag},start={start}"
+        n = len(run["censored_mse"])
+        escaped = int((~run["censored_mse"]).sum())
+        med, lo, hi = _escape_summary(run)
+        medians[start] = med
+        paper = PAPER_1A.get(start) if point == "paper" else None
+        if isinstance(paper, float) and math.isfinite(med):
+            verdict, tol = ("agrees" if 0.5 <= med / paper <= 2 else "deviates"), "within a factor 2 of the paper"
+        elif paper is not None and not math.isfinite(med):
+            verdict, tol = ("agrees" if isinstance(paper, str) else "deviates"), \
+                f"fewer than half the seeds escaped within {budget:g} epochs"
+        else:
+            verdict, tol = "n/a", "no reference"
+        note = (f"Kaplan-Meier median over {n} seeds of the first epoch with test MSE below the midpoint of "
+                f"plateau {float(run['plateau_test_mse'][0]):.4g} and global minimum {float(run['global_test_mse']):.4g}; "
+                f"95% bootstrap CI; censored at {budget:g} epochs; {tol}")
+        if bool(run["no_lower_state"]):
+            note += "; this start is already in the lowest-objective phase, so there is nothing to escape to"
+        rows.append(Row(f"escape_epochs_median[{st}]", med, lo, hi, paper, None, verdict, note))
+        rows.append(Row(f"escaped_fraction[{st}]", escaped / n, None, None, None, None, "n/a",
+                        f"{escaped}/{n} seeds escaped within {budget:g} epochs (others right-censored, kept)"))
+        if start != "random":
+            sv_med, sv_lo, sv_hi = _escape_summary(run, "sv")
+            rows.append(Row(f"escape_epochs_sv_median[{st}]", sv_med, sv_lo, sv_hi, None, None, "n/a",
+                            "singular-value criterion: first epoch with the next singular value above threshold"))
+            ph = run["start_phase"]
+            rows.append(Row(f"start_residual_sigma[{st}]", float(np.median(run["start_svals"][:, ph.shape[1] - 1])),
+                            None, None, None, None, "n/a",
+                            "median over seeds of the smallest singular value of W at the start (how far the "
+                            "unlearned feature's mode had decayed when the trap was checkpointed)"))
+    if "random" in medians:
+        for start, med in medians.items():
+            if start == "random":
+                continue
+            base = medians["random"]
+            if not math.isfinite(base):
+                continue
+            lower = not math.isfinite(med)
+            factor = (budget if lower else med) / max(base, 1.0)
+            verdict = "agrees" if factor >= delay_factor_min else "deviates"
+            if bool(starts[start]["no_lower_state"]):
+                verdict = "n/a"  # the start is the global minimum here: no delayed escape to speak of
+            rows.append(Row(f"delay_factor[{tag},start={start}]", factor, None, None, None, None, verdict,
+                            ("lower bound (most trapped seeds never escaped within the budget); " if lower else "")
+                            + f"median escape epoch of the trap / of random starts (random floored at 1 epoch); "
+                            f"requirement >= {delay_factor_min:g}"))
+    gaps = f_gap_per_feature(train["sv"], train["s"], pt["beta"], depth)
+    for k, gap in enumerate(gaps):
+        rows.append(Row(f"f_learned_minus_trivial[{tag},feature={k + 1}]", None, None, None, None, gap, "n/a",
+                        "theory f(lambda**) - f(0) in the train set's landscape s*f(lambda; eta_hat/s, beta/s): "
+                        "negative = learned state is the global one; NaN = no learned state at this beta"))
+    return rows
+
+
+def fig1b(run: dict, pt: dict, pdf: str, png: str) -> list[Row]:
+    style.apply()
+    fig, (ax, axs) = plt.subplots(1, 2, figsize=(10.5, 4.0))
+    x = _x(run["epochs"])
+    _median_iqr(ax, x, run["train_loss"], style.PALETTE[0], "train MSE")
+    _median_iqr(ax, x, run["test_loss"], style.PALETTE[3], "test MSE")
+    ax.set_xscale("log")
+    ax.set_xlabel("epoch + 1")
+    ax.set_ylabel("MSE")
+    ax.legend()
+    ax.set_title(f"sparse sub-sampling: n_train={int(pt['n_train'])}, $\\beta$={pt['beta']}, lr={pt['lr']}, "
+                 f"B={int(run['batch_size'])}", fontsize=9)
+    k = run["start_phase"].shape[1]
+    j = int(run["start_phase"][0].sum())
+    sv = run["svals"][:, :, min(j, k - 1)]
+    _median_iqr(axs, x, sv, style.PALETTE[2], f"$\\sigma_{j + 1}(W)$")
+    axs.axhline(1e-3, color="0.4", ls=":", lw=1, label="threshold")
+    axs.set_xscale("log")
+    axs.set_yscale("log")
+    axs.set_xlabel("epoch + 1")
+    axs.legend()
+    fig.suptitle("Fig 1b: grokking by sparse sub-sampling, from the rank-1 trap (median, IQR over seeds)", fontsize=10)
+    style.save(fig, pdf, png)
+    return numbers_fig1b(run)
+
+
+def numbers_fig1b(run: dict) -> list[Row]:
+    rows = []
+    n = len(run["censored_sv"])
+    med, lo, hi = _escape_summary(run, "sv")
+    verdict, tol = judge(med, 1500.0, rel_tol=0.5)
+    rows.append(Row("sparse_escape_epochs_median", med, lo, hi, 1500.0, None, verdict,
+                    f"singular-value criterion (sigma_2 > threshold), median over {n} seeds; {tol}; batch "
+                    f"{int(run['batch_size'])} = the whole training set, so there is no SGD noise: the escape is "
+                    f"deterministic growth of the residual mode"))
+    rows.append(Row("sparse_start_residual_sigma", float(np.median(run["start_svals"][:, -1])), None, None, None,
+                    None, "n/a", "median smallest singular value of W at the start: the escape time of this "
+                    "noise-free run is set by how far the trap's unlearned mode had decayed"))
+    med_t, lo_t, hi_t = _escape_summary(run, "mse")
+    rows.append(Row("sparse_test_drop_epochs_median", med_t, lo_t, hi_t, None, None, "n/a",
+                    "test-MSE criterion (midpoint between the trapped and global-minimum test MSE)"))
+    # train plateau: first epoch at which train MSE is within 5% of the trapped phase's train MSE
+    masks = [tuple(bool(v) for v in m) for m in run["phase_masks"]]
+    start_mask = tuple(bool(v) for v in run["start_phase"][0])
+    if start_mask in masks:
+        level = float(run["phase_train_mse"][masks.index(start_mask)])
+        reached = run["train_loss"] <= 1.05 * level
+        t_plateau = np.array([run["epochs"][np.argmax(c)] if c.any() else np.nan for c in reached.T])
+        tp = float(np.nanmedian(t_plateau))
+        ratio = med_t / max(tp, 1.0) if math.isfinite(med_t) else math.nan
+        rows.append(Row("sparse_train_plateau_epoch_median", tp, None, None, None, None, "n/a",
+                        f"first recorded epoch with train MSE within 5% of the trapped state's {level:.4g}"))
+        rows.append(Row("sparse_test_drop_over_train_plateau", ratio, None, None, None, None,
+                        "agrees" if ratio >= 10 else ("deviates" if math.isfinite(ratio) else "n/a"),
+                        "grokking signature: test MSE drops >= 10x later than train MSE reaches its plateau"))
+    final_train, final_test = run["train_loss"][-1], run["test_loss"][-1]
+    if start_mask in masks:
+        plateau_train = float(run["phase_train_mse"][masks.index(start_mask)])
+        plateau_test = float(run["phase_test_mse"][masks.index(start_mask)])
+        rows.append(Row("sparse_train_mse_drop_at_escape", plateau_train - float(np.nanmedian(final_train)), None, None,
+                        None, None, "n/a", f"trapped-state train MSE {plateau_train:.4g} minus the final median: a linear "
+                        "net's training loss also falls when it learns the second feature"))
+        rows.append(Row("sparse_test_mse_drop_at_escape", plateau_test - float(np.nanmedian(final_test)), None, None,
+                        None, None, "n/a", f"trapped-state test MSE {plateau_test:.4g} minus the final median"))
+    gap = float(np.nanmedian(final_test - final_train))
+    drop = float(np.nanmedian(run["test_loss"][0] - final_test))
+    rows.append(Row("sparse_final_train_test_gap", gap, None, None, None, None,
+                    "agrees" if abs(gap) <= 0.25 * abs(drop) else "deviates",
+                    f"median final test - train MSE; small means <= 25% of the test-MSE drop ({drop:.4g})"))
+    rows.append(Row("sparse_final_test_mse", float(np.nanmedian(final_test)), None, None, None,
+                    float(run["global_test_mse"]), "n/a", "theory column: test MSE of the global-minimum state"))
+    return rows

@@ -1,0 +1,23 @@
+# Study A, stage: training runs from trapped and random starts, with online escape detection.
+
+
+rule metastable_escape:
+    input:
+        unpack(point_data),
+        start=f"{RES}/metastable/traps/{{point}}/{{start}}.npz",
+        code=code("engine.py", "metastable/escape.py", "metastable/trap.py"),
+    output:
+        f"{RES}/metastable/escape/{{point}}/{{start}}.npz",
+    params:
+        point=lookup(dpath="escape/points/{point}", within=MS),
+        escape={k: v for k, v in MS["escape"].items() if k != "points"},
+        polish_steps=MS["trap"]["polish_steps"],
+        depth=MS["model"]["depth"],
+        device=CFG["device"],
+        dtype=CFG["dtype"],
+    log:
+        f"{RES}/logs/metastable/escape/{{point}}_{{start}}.log",
+    benchmark:
+        f"{RES}/benchmarks/metastable/escape/{{point}}_{{start}}.tsv"
+    script:
+        "../../scripts/metastable_escape.py"
