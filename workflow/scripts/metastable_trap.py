@@ -7,7 +7,7 @@ import numpy as np
 from grokrepro.engine import Data, DeepLinear, resolve_device, resolve_dtype
 from grokrepro.io import load_npz, log, provenance, save_npz
 from grokrepro.metastable.sweep import dims
-from grokrepro.metastable.trap import make_start, phase_of
+from grokrepro.metastable.trap import feature_frames, make_start, phase_of
 
 sys.stderr = open(snakemake.log[0], "w")
 p, wc = snakemake.params, snakemake.wildcards
@@ -22,7 +22,8 @@ if cfg is not None and cfg["method"] == "annealed":
     cfg["beta_init"] = {wc.start: cfg["beta_init"]}
 params, info = make_start(model, data, wc.start, p.seeds, cfg, init_std, op_beta=(cfg or {}).get("op_beta"))
 k = min(train["x"].shape[1], train["y"].shape[1])
-phase = phase_of(params, 1e-3, k)
+_, u, v, _ = feature_frames(train["x"], train["y"])
+phase = phase_of(params, p.threshold, k, (u, v))
 log(f"start {wc.start} at point {wc.point}: learned-feature pattern per seed {phase.astype(int).tolist()}")
 arrays = {f"W{l}": w.cpu().numpy() for l, w in enumerate(params)}
 arrays.update({"phase": phase, "seeds": np.asarray(p.seeds), **info})

@@ -15,7 +15,7 @@ mean loss, no weight decay) and ``metrics`` (each (R, ...), incl. ``train_loss``
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Sequence
 
 import numpy as np
@@ -109,6 +109,7 @@ class DiagonalNet:
 @dataclass(frozen=True)
 class MatrixFactor:
     dim: int
+    _cache: dict = field(default_factory=dict, repr=False, compare=False, hash=False)
 
     def init(self, alphas, device="cpu", dtype=torch.float64) -> list[torch.Tensor]:
         a = torch.as_tensor(np.asarray(alphas, dtype=float), device=device, dtype=dtype)
@@ -121,20 +122,27 @@ class MatrixFactor:
         return torch.bmm(u, u.transpose(1, 2)) - torch.bmm(v, v.transpose(1, 2))
 
     def batches(self, data: Data, idx):
+        """Full batch only: the observed entries as a dense (d, d) mask and target (cached)."""
         if idx is not None:
             raise ValueError("MatrixFactor trains full batch only")
-        return [(data.x_train, data.y_train)]
+        key = id(data.x_train)
+        if self._cache.get("key") != key:
+            obs = data.x_train
+            mask = torch.zeros(self.dim, self.dim, dtype=data.y_train.dtype, device=data.y_train.device)
+            target = torch.zeros_like(mask)
+            mask[obs[:, 0], obs[:, 1]] = 1.0
+            target[obs[:, 0], obs[:, 1]] = data.y_train
+            self._cache.update(key=key, batch=(mask, target, obs.shape[0]))
+        return [self._cache["batch"]]
 
     def loss_and_grads(self, params, batch):
-        idx, y = batch
+        """L = mean over observed entries of (W_ij − M_ij)²; ∇_U = (G + Gᵀ)U, ∇_V = −(G + Gᵀ)V."""
+        mask, target, n = batch
         u, v = params
-        w = self.w(params)
-        r = w[:, idx[:, 0], idx[:, 1]] - y  # (R, n)
-        n = y.shape[-1]
-        g = torch.zeros_like(w)
-        g[:, idx[:, 0], idx[:, 1]] = (2.0 / n) * r
+        r = (self.w(params) - target) * mask
+        g = r * (2.0 / n)
         gs = g + g.transpose(1, 2)
-        return r.pow(2).mean(-1), [torch.bmm(gs, u), -torch.bmm(gs, v)]
+        return r.pow(2).sum((1, 2)) / n, [torch.bmm(gs, u), -torch.bmm(gs, v)]
 
     def grads(self, params, batch):
         return self.loss_and_grads(params, batch)[1]

@@ -24,10 +24,18 @@ from . import theory
 from .sweep import convergence_monitor
 
 
-def phase_of(params, threshold: float, k: int) -> np.ndarray:
-    """(R, k) bool: which of the k leading singular values of W exceed ``threshold``."""
-    sv = torch.linalg.svdvals(DeepLinear.end_to_end(params)).cpu().numpy()
-    return sv[:, :k] > threshold
+def phase_of(params, threshold: float, k: int, frames=None) -> np.ndarray:
+    """(R, k) bool: which features the network has learned.
+
+    With ``frames = (U, V)`` (singular vectors of Σ̂_yx) feature j counts as learned when
+    |u_jᵀ W v_j| > threshold; without, the k leading singular values of W are used (which
+    cannot tell *which* feature a lone learned mode belongs to).
+    """
+    w = DeepLinear.end_to_end(params).cpu().numpy()
+    if frames is None:
+        return np.linalg.svd(w, compute_uv=False)[:, :k] > threshold
+    u, v = frames
+    return np.abs(np.einsum("qj,rqp,pj->rj", u[:, :k], w, v[:, :k])) > threshold
 
 
 def feature_frames(x: np.ndarray, y: np.ndarray):

@@ -54,6 +54,8 @@ def gd_linear(phi, y, theta0, eta, lam, steps, test_fn=None, record=None, dtype=
             tr.append((res**2).sum(1) / (2 * n))
             if test_fn is not None:
                 te.append(test_fn(th))
+        if t == int(record.max()):
+            break  # th is θ(t_max): no update past the last recorded step
         grad = torch.bmm(res[:, None, :], phi)[:, 0, :] / n + lam * th
         th = th - eta * grad
     train = torch.stack(tr).numpy()
@@ -88,7 +90,7 @@ def gd_two_layer(seeds, n, m, d, nu2, lam, eta, eps, c, t_max, n_test=2000, tag=
     xs, xts, ws, as_ = zip(*[_relu_init(s, tag, n, m, d, v, n_test) for s, v in zip(seeds, nu2)])
     T = lambda a: torch.as_tensor(np.stack(a), dtype=dtype)  # noqa: E731
     X, Xt, W, A = T(xs), T(xts), T(ws), T(as_)
-    lam_t = torch.as_tensor(lam, dtype=dtype)
+    lam_t = torch.as_tensor(lam.copy(), dtype=dtype)
     checks = set(int(v) for v in step_grid(t_max, dense=100, ratio=grid_ratio))
     rec = set() if record is None else set(int(v) for v in record)
     t1 = np.zeros(R)

@@ -32,6 +32,7 @@ rule metastable_trap:
         trap=trap_params,
         model=MS["model"],
         seeds=seeds(MS),
+        threshold=MS["escape"]["sv_threshold"],
         device=CFG["device"],
         dtype=CFG["dtype"],
     log:
