@@ -14,14 +14,24 @@ include: "workflow/rules/metastable/data.smk"
 include: "workflow/rules/metastable/sweep.smk"
 include: "workflow/rules/metastable/trap.smk"
 include: "workflow/rules/metastable/escape.smk"
+include: "workflow/rules/metastable/fit.smk"
 include: "workflow/rules/metastable/figures.smk"
+# Study B -- implicit-bias dichotomy (Lyu et al. 2024)
+include: "workflow/rules/dichotomy/data.smk"
+include: "workflow/rules/dichotomy/train.smk"
+include: "workflow/rules/dichotomy/figures.smk"
 # Study C -- ridge regression (Xu, Vardi & Safran 2026)
 include: "workflow/rules/ridge/train.smk"
 include: "workflow/rules/ridge/figures.smk"
+
+# Cross-study: scorecard and archive
+include: "workflow/rules/report.smk"
 
 
 rule all:
     default_target: True
     input:
         rules.metastable.input,
+        rules.dichotomy.input,
         rules.ridge.input,
+        rules.scorecard.output,

@@ -49,3 +49,75 @@ def test_nothing_reruns_when_nothing_changed(tiny_run):
     proc = snakemake(tiny_run, "-n")
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "Nothing to be done" in proc.stdout + proc.stderr
+
+
+@pytest.mark.pipeline
+def test_scorecard_and_archive_verify(tiny_run):
+    score = tiny_run / "results" / "scorecard.csv"
+    assert score.exists()
+    rows = list(csv.DictReader(score.open()))
+    assert {"metastable", "dichotomy", "ridge"} <= {r["study"] for r in rows}
+    proc = snakemake(tiny_run, "archive")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    archive = tiny_run / "results" / "archive" / "grokrepro-tiny.tar.gz"
+    ok = subprocess.run([sys.executable, "-m", "grokrepro", "verify", str(archive)], capture_output=True, text=True)
+    assert ok.returncode == 0, ok.stdout
+
+
+def scratch_copy(tmp_path_factory, name):
+    work = tmp_path_factory.mktemp(name)
+    for item in COPY:
+        src = ROOT / item
+        (shutil.copytree if src.is_dir() else shutil.copy2)(src, work / item)
+    return work
+
+
+@pytest.mark.pipeline
+def test_same_config_gives_identical_numbers(tiny_run, tmp_path_factory):
+    """Two runs of the tiny config on the same CPU: identical numbers tables and result arrays."""
+    import numpy as np
+
+    from grokrepro.io import load_npz
+
+    again = scratch_copy(tmp_path_factory, "again")
+    proc = snakemake(again, "metastable")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    first = sorted((tiny_run / "results" / "metastable").rglob("*.csv"))
+    assert first
+    for a in first:
+        b = again / a.relative_to(tiny_run)
+        assert a.read_bytes() == b.read_bytes(), a
+    for a in sorted((tiny_run / "results" / "metastable").rglob("*.npz")):
+        arrays_a, meta_a = load_npz(a)
+        arrays_b, meta_b = load_npz(again / a.relative_to(tiny_run))
+        assert meta_a == meta_b
+        for key in arrays_a:
+            np.testing.assert_array_equal(arrays_a[key], arrays_b[key], err_msg=f"{a}:{key}")
+
+
+@pytest.mark.pipeline
+def test_killed_run_resumes_without_corrupt_files(tmp_path_factory):
+    """SIGKILL snakemake while a training job runs, start again: it finishes, nothing half-written."""
+    import os
+    import signal
+    import time
+
+    from grokrepro.io import load_npz
+
+    work = scratch_copy(tmp_path_factory, "killed")
+    cmd = [sys.executable, "-m", "snakemake", "--cores", "1", "--config", "preset=tiny", "fig_metastable_1a"]
+    proc = subprocess.Popen(cmd, cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    logs = work / "results" / "logs" / "metastable" / "escape"
+    deadline = time.time() + 300
+    while time.time() < deadline and proc.poll() is None and not (logs.exists() and any(logs.iterdir())):
+        time.sleep(0.05)
+    assert proc.poll() is None, "the run finished before it could be interrupted"
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    resumed = subprocess.run(cmd, cwd=work, capture_output=True, text=True, timeout=600)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert not list((work / "results").rglob("*.tmp*")), "temporary files left behind"
+    for f in (work / "results").rglob("*.npz"):
+        load_npz(f)  # every result file is complete
+    assert (work / "results" / "metastable" / "figures" / "1a.pdf").exists()

@@ -77,6 +77,13 @@ def _check_metastable(ms: Mapping[str, Any]) -> list[str]:
                 errors.append(f"{where}.starts: {start} needs {int(start[4:])} features, the data set has {k}")
             if start != "random" and ms["trap"]["method"] == "annealed" and start not in ms["trap"]["beta_init"]:
                 errors.append(f"metastable.trap.beta_init.{start}: missing (needed by {where}.starts)")
+    for name, sw in ms["arrhenius"]["sweeps"].items():
+        where = f"metastable.arrhenius.sweeps.{name}"
+        point = ms["escape"]["points"].get(sw["point"])
+        if point is None:
+            errors.append(f"{where}.point: {sw['point']!r} is not a key of metastable.escape.points")
+        elif sw["start"] not in point["starts"]:
+            errors.append(f"{where}.start: {sw['start']!r} is not among metastable.escape.points.{sw['point']}.starts")
     return errors
 
 

@@ -44,15 +44,18 @@ def provenance(params: Mapping[str, Any] | None = None, **extra) -> dict:
     return {"config_hash": config_hash(params), "params": params, "versions": versions(), **extra}
 
 
-def _atomic_target(path: Path) -> Path:
+def atomic_target(path: Path) -> Path:
+    """Temporary sibling of ``path``; leftovers of an earlier, killed attempt are removed."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    for stale in path.parent.glob(f".{path.name}.*.tmp"):
+        stale.unlink(missing_ok=True)
     return path.with_name(f".{path.name}.{os.getpid()}.tmp")
 
 
 def save_npz(path: str | Path, arrays: Mapping[str, Any], meta: Mapping[str, Any]) -> None:
     """Write ``arrays`` and ``meta`` (as JSON) to ``path`` atomically."""
     path = Path(path)
-    tmp = _atomic_target(path)
+    tmp = atomic_target(path)
     with tmp.open("wb") as fh:
         np.savez(fh, meta=np.array(json.dumps(meta, sort_keys=True, default=str)), **arrays)
     os.replace(tmp, path)
@@ -67,7 +70,7 @@ def load_npz(path: str | Path) -> tuple[dict[str, np.ndarray], dict]:
 
 def save_json(path: str | Path, obj: Any) -> None:
     path = Path(path)
-    tmp = _atomic_target(path)
+    tmp = atomic_target(path)
     tmp.write_text(json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
     os.replace(tmp, path)
 

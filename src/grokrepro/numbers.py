@@ -12,6 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .io import atomic_target
+
 COLUMNS = ("quantity", "measured", "ci_low", "ci_high", "paper", "theory", "verdict", "note")
 VERDICTS = ("agrees", "deviates", "n/a")
 
@@ -61,8 +63,7 @@ def _fmt(value) -> str:
 
 def write_numbers(path: str | Path, rows: list[Row]) -> None:
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp = atomic_target(path)
     with tmp.open("w", newline="") as fh:
         writer = csv.writer(fh)
         writer.writerow(COLUMNS)

@@ -34,6 +34,8 @@ def save(fig, pdf: str | Path, png: str | Path) -> None:
     """Save ``fig`` to both paths (atomic rename) and close it."""
     for path in (Path(pdf), Path(png)):
         path.parent.mkdir(parents=True, exist_ok=True)
+        for stale in path.parent.glob(f".{path.stem}.*.tmp{path.suffix}"):
+            stale.unlink(missing_ok=True)  # left by an earlier, killed attempt
         tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp{path.suffix}")
         kwargs = {"metadata": {"CreationDate": None}} if path.suffix == ".pdf" else {"metadata": {"Software": None}}
         fig.savefig(tmp, **kwargs)

@@ -6,11 +6,12 @@
 # Everything the cluster writes lives under $SLURM_TMP: slurm.conf, munge key + socket, pid
 # files, logs, spool and state. Nothing under /etc is touched (except that the Debian
 # packages are installed when missing), so several such clusters can coexist on one host as
-# long as they use different ports. Clients find the cluster through $SLURM_CONF:
+# long as they use different ports. Clients find it through $SLURM_CONF or the wrappers in
+# $SLURM_TMP/bin (both set by env.sh):
 #
 #   export SLURM_TMP=/tmp/grokrepro-slurm        # default
 #   tests/slurm/up.sh
-#   export SLURM_CONF=$SLURM_TMP/etc/slurm.conf  # then sinfo, sbatch, snakemake ... work
+#   source $SLURM_TMP/env.sh                      # SLURM_CONF + PATH: sinfo, snakemake ... work
 #   tests/slurm/down.sh                           # stop (PURGE=1 also deletes $SLURM_TMP)
 #
 # Idempotent: a re-run rewrites the config, starts only daemons that are not running, and
@@ -132,6 +133,19 @@ conf_changed=1
 cmp -s "$SLURM_CONF.new" "$SLURM_CONF" && conf_changed=0
 mv "$SLURM_CONF.new" "$SLURM_CONF"
 
+# Client wrappers: with `PATH=$SLURM_TMP/bin:$PATH`, commands reach this cluster even without
+# SLURM_CONF. Needed inside jobs: snakemake-executor-plugin-slurm-jobstep (0.6) starts each
+# job's command with a nested `srun` after removing all SLURM_* variables (SLURM_CONF
+# included) from its environment, so a plain srun would look for /etc/slurm/slurm.conf,
+# which this script leaves alone.
+mkdir -p "$SLURM_TMP/bin"
+for c in sbatch srun squeue scancel sinfo scontrol sacct; do
+  real=$(PATH=/usr/bin:/bin:/usr/sbin:/sbin command -v "$c") || continue
+  printf '#!/bin/sh\nSLURM_CONF=%s exec %s "$@"\n' "$SLURM_CONF" "$real" > "$SLURM_TMP/bin/$c"
+  chmod 0755 "$SLURM_TMP/bin/$c"
+done
+printf 'export SLURM_CONF=%s\nexport PATH=%s/bin:$PATH\n' "$SLURM_CONF" "$SLURM_TMP" > "$SLURM_TMP/env.sh"
+
 # ------------------------------------------------------------------ slurmctld + slurmd
 if [ "$conf_changed" = 1 ]; then
   for d in slurmd slurmctld; do
@@ -151,4 +165,4 @@ if ! waitfor 150 node_ready; then
 fi
 sinfo
 timeout 60 srun -N1 -n1 -t 1 hostname
-echo "up.sh: cluster '$CLUSTER' up; export SLURM_CONF=$SLURM_CONF"
+echo "up.sh: cluster '$CLUSTER' is up; to use it: source $SLURM_TMP/env.sh"

@@ -36,7 +36,12 @@ def to_data(arrays: dict, family: str, device, dtype) -> Data:
     if family == "matrix":
         return Data(i(arrays["x_train"]), f(arrays["y_train"]), i(arrays["x_test"]), f(arrays["y_test"]))
     if family == "relu":
-        return Data(f(arrays["x_train"]), i(arrays["y_train"]), f(arrays["x_test"]), i(arrays["y_test"]))
+        # one-hot inputs are passed as the indices of their ones (ReLUNet gathers columns of W₁)
+        def hot(a):
+            a = np.asarray(a)
+            k = int(a[0].sum())
+            return i(np.nonzero(a)[1].reshape(a.shape[0], k))
+        return Data(hot(arrays["x_train"]), i(arrays["y_train"]), hot(arrays["x_test"]), i(arrays["y_test"]))
     return Data(f(arrays["x_train"]), f(arrays["y_train"]), f(arrays["x_test"]), f(arrays["y_test"]))
 
 
@@ -166,13 +171,17 @@ class ReLUNet:
     zero_second_layer: bool = False
 
     def init(self, seeds: Sequence[int], alphas, device="cpu", dtype=torch.float64) -> list[torch.Tensor]:
-        """He (Kaiming-normal, fan-in) init scaled by α; b₁ = 0; W₂ = 0 if ``zero_second_layer``."""
+        """He (Kaiming-normal, fan-in) init scaled by α; b₁ = 0; W₂ = 0 if ``zero_second_layer``.
+
+        Parameters: W₁ (R, h, d_in), b₁ (R, h, 1) (3-d like the weights, as the engine shapes the
+        per-replica step by the first parameter's rank), W₂ (R, c, h).
+        """
         alphas = np.broadcast_to(np.asarray(alphas, dtype=float), (len(seeds),))
         w1, b1, w2 = [], [], []
         for s, a in zip(seeds, alphas):
             g = torch.Generator().manual_seed(int(s))
             w1.append(a * math.sqrt(2.0 / self.dim_in) * torch.randn(self.width, self.dim_in, generator=g, dtype=torch.float64))
-            b1.append(torch.zeros(self.width, dtype=torch.float64))
+            b1.append(torch.zeros(self.width, 1, dtype=torch.float64))
             second = a * math.sqrt(2.0 / self.width) * torch.randn(self.classes, self.width, generator=g, dtype=torch.float64)
             w2.append(torch.zeros_like(second) if self.zero_second_layer else second)
         return [torch.stack(t).to(device=device, dtype=dtype) for t in (w1, b1, w2)]
@@ -182,8 +191,10 @@ class ReLUNet:
 
     @staticmethod
     def forward(params, x):
+        """x: (n, k) long, the positions of the ones of each one-hot input (W₁x = Σ_k W₁[:, x_k])."""
         w1, b1, w2 = params
-        z = torch.matmul(x, w1.transpose(1, 2)) + b1[:, None, :]  # (R, n, h)
+        w1t = w1.transpose(1, 2)  # (R, d_in, h)
+        z = b1.transpose(1, 2) + sum(w1t[:, x[:, j]] for j in range(x.shape[1]))  # (R, n, h)
         a = torch.relu(z)
         return z, a, torch.bmm(a, w2.transpose(1, 2))  # (R, n, c)
 
@@ -199,9 +210,11 @@ class ReLUNet:
         df /= f.shape[1]
         gw2 = torch.bmm(df.transpose(1, 2), a)
         dz = torch.bmm(df, w2) * (z > 0)
-        xx = x.expand(f.shape[0], -1, -1) if x.dim() == 2 else x
-        gw1 = torch.bmm(dz.transpose(1, 2), xx)
-        return loss, [gw1, dz.sum(1), gw2]
+        gw1t = torch.zeros_like(w1.transpose(1, 2))
+        for j in range(x.shape[1]):
+            gw1t.index_add_(1, x[:, j], dz)
+        gw1 = gw1t.transpose(1, 2)
+        return loss, [gw1, dz.sum(1)[..., None], gw2]
 
     def grads(self, params, batch):
         return self.loss_and_grads(params, batch)[1]

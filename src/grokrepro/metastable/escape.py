@@ -97,13 +97,15 @@ def escape_monitor(plateau: np.ndarray, global_min: float, sv_index: np.ndarray,
     return monitor, state
 
 
-def run_escape(model: DeepLinear, params, data: Data, start: str, seeds, beta: float, lr: float,
+def run_escape(model: DeepLinear, params, data: Data, start: str, seeds, beta: float, lr,
                batch_size: int, max_epochs: int, check_every: int, sv_threshold: float, stop_on_escape: bool,
-               polish_steps: int, record_points: int, label: str = "escape") -> dict[str, np.ndarray]:
+               polish_steps: int, record_points: int, label: str = "escape", polish_lr: float | None = None
+               ) -> dict[str, np.ndarray]:
+    """``lr`` may be a scalar or one learning rate per replica (temperature sweeps)."""
     k = min(data.x_train.shape[1], data.y_train.shape[1])
     n = data.x_train.shape[0]
     batch_size = min(batch_size, n)
-    levels = phase_levels(model, data, beta, lr, polish_steps, k)
+    levels = phase_levels(model, data, beta, polish_lr or float(np.min(lr)), polish_steps, k)
     glob = min(levels, key=lambda m: levels[m]["objective"])
     mask = phase_mask(start, k)
     r = params[0].shape[0]

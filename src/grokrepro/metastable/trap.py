@@ -46,14 +46,20 @@ def feature_frames(x: np.ndarray, y: np.ndarray):
     return eta, u, vt.T, s
 
 
-def constructed(model: DeepLinear, x, y, learned, beta: float, seeds, device="cpu", dtype=torch.float64):
-    """Balanced weights with feature k at λ** (of s·f(λ; η̂/s, β/s)) if learned[k], else 0."""
+def constructed(model: DeepLinear, x, y, learned, beta: float, seeds, device="cpu", dtype=torch.float64,
+                lambdas=None):
+    """Balanced weights with feature k at λ** (of s·f(λ; η̂/s, β/s)) if learned[k], else 0.
+
+    ``lambdas`` overrides the per-feature λ (e.g. to build points along the escape path).
+    """
     depth, dims = model.depth, model.dims
     eta, u, v, s = feature_frames(np.asarray(x), np.asarray(y))
     k = len(learned)
     lam = np.zeros(k)
     for i, on in enumerate(learned):
-        if on:
+        if lambdas is not None:
+            lam[i] = lambdas[i]
+        elif on:
             st = theory.stationary_points(eta[i] / s[i], beta / s[i], depth)
             if math.isnan(st.learned):
                 raise ValueError(f"feature {i} has no learned state at beta={beta} (beyond its spinodal)")

@@ -143,7 +143,7 @@ class Trajectory:
         t = np.atleast_1d(t)
         d = self._pow(t) * self.g
         qt = self.q ** t.astype(float)
-        quad = self.G_diag * np.sum(d**2, axis=1) if self.G is None else np.einsum("ti,ij,tj->t", d, self.G, d)
+        quad = self.G_diag * np.sum(d**2, axis=1) if self.G is None else np.sum((d @ self.G) * d, axis=1)
         return self.A0 + 2 * d @ self.bz + quad + qt**2 * self.ww + 2 * qt * self.zw + 2 * qt * (d @ self.bw)
 
     def test_errors(self, t) -> np.ndarray:

@@ -21,3 +21,36 @@ rule metastable_escape:
         f"{RES}/benchmarks/metastable/escape/{{point}}_{{start}}.tsv"
     script:
         "../../scripts/metastable_escape.py"
+
+
+def sweep_beta(wildcards):
+    """The operating beta of a temperature sweep's point."""
+    return MS["escape"]["points"][MS["arrhenius"]["sweeps"][wildcards.sweep]["point"]]["beta"]
+
+
+def sweep_trap(wildcards):
+    sw = MS["arrhenius"]["sweeps"][wildcards.sweep]
+    return {"start": f"{RES}/metastable/traps/{sw['point']}/{sw['start']}.npz",
+            **point_data(Namespace(point=sw["point"]))}
+
+
+rule metastable_arrhenius_run:
+    input:
+        unpack(sweep_trap),
+        code=code("engine.py", "metastable/escape.py", "metastable/arrhenius.py"),
+    output:
+        f"{RES}/metastable/arrhenius/{{sweep}}.npz",
+    params:
+        sweep=lookup(dpath="arrhenius/sweeps/{sweep}", within=MS),
+        beta=sweep_beta,
+        escape={k: v for k, v in MS["escape"].items() if k not in ("points", "stop_on_escape")},
+        polish=dict(steps=MS["trap"]["polish_steps"], lr=MS["trap"]["anneal"]["lr"]),
+        depth=MS["model"]["depth"],
+        device=CFG["device"],
+        dtype=CFG["dtype"],
+    log:
+        f"{RES}/logs/metastable/arrhenius/{{sweep}}.log",
+    benchmark:
+        f"{RES}/benchmarks/metastable/arrhenius/{{sweep}}.tsv"
+    script:
+        "../../scripts/metastable_arrhenius_run.py"

@@ -82,9 +82,43 @@ rule fig_metastable_1b:
         "../../scripts/metastable_fig1b.py"
 
 
+rule fig_metastable_2a:
+    input:
+        train=f"{RES}/metastable/data/dense/train.npz",
+        code=code("metastable/figures_arrhenius.py", "metastable/theory.py", "metastable/trap.py", "style.py"),
+        script="workflow/scripts/metastable_fig2a.py",
+    output:
+        **figure_outputs("metastable", "2a"),
+    params:
+        betas=MS["arrhenius"]["fig2a_betas"],
+        eta=MS["arrhenius"]["fig2a_feature"],
+        model=MS["model"],
+    log:
+        f"{RES}/logs/metastable/figures/2a.log",
+    script:
+        "../../scripts/metastable_fig2a.py"
+
+
+rule fig_metastable_2b:
+    input:
+        fits=expand(f"{RES}/metastable/fits/{{sweep}}.npz", sweep=MS["arrhenius"]["sweeps"]),
+        code=code("metastable/figures_arrhenius.py", "style.py"),
+        script="workflow/scripts/metastable_fig2b.py",
+    output:
+        **figure_outputs("metastable", "2b"),
+    params:
+        points={name: MS["escape"]["points"][sw["point"]] for name, sw in MS["arrhenius"]["sweeps"].items()},
+    log:
+        f"{RES}/logs/metastable/figures/2b.log",
+    script:
+        "../../scripts/metastable_fig2b.py"
+
+
 rule metastable:
     input:
         rules.fig_metastable_1a.output,
         rules.fig_metastable_1b.output,
+        rules.fig_metastable_2a.output,
+        rules.fig_metastable_2b.output,
         rules.fig_metastable_3.output,
         rules.fig_metastable_4.output,

@@ -1,4 +1,5 @@
 # Study A, stage: trapped-state initialisation (checkpoints of every seed in a chosen phase).
+from types import SimpleNamespace as Namespace
 
 
 def point_data(wildcards):

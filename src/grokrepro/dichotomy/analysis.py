@@ -1,0 +1,89 @@
+"""Transition detection, max-margin solvers and margin cosines (Study B).
+
+Transition step (defined up front, used for every run): let ``fit`` be the first recorded step at
+which the training set is fitted (train accuracy = 1 for classifiers; train loss <= ``fit_tol``
+× its initial value for regression). The *plateau* value P is the test metric at ``fit``; the
+*final* value F is the median of the test metric over the last ``tail`` recorded points. The
+transition step is the first recorded step after ``fit`` at which the test metric has crossed
+the midpoint (P + F)/2 (moving from P towards F), interpolated linearly in log(step) between
+the two grid points that bracket the crossing. No transition (NaN) if |F − P| < ``min_jump``.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from scipy.optimize import linprog, minimize
+
+
+def fit_step(steps, train_metric, classification: bool, fit_tol: float = 1e-2) -> float:
+    steps, m = np.asarray(steps, float), np.asarray(train_metric, float)
+    ok = m >= 1.0 - 1e-12 if classification else m <= fit_tol * m[0]
+    hit = np.flatnonzero(ok & np.isfinite(m))
+    return float(steps[hit[0]]) if hit.size else math.nan
+
+
+def transition(steps, test_metric, fit: float, tail: int = 3, min_jump: float = 0.0) -> dict:
+    """The operational transition step (see the module docstring) plus P and F."""
+    steps, m = np.asarray(steps, float), np.asarray(test_metric, float)
+    good = np.isfinite(m)
+    steps, m = steps[good], m[good]
+    out = {"step": math.nan, "plateau": math.nan, "final": math.nan, "fit": fit}
+    if not math.isfinite(fit) or steps.size < tail + 2:
+        return out
+    i0 = int(np.searchsorted(steps, fit))
+    if i0 >= steps.size:
+        return out
+    p, f = float(m[i0]), float(np.median(m[-tail:]))
+    out.update(plateau=p, final=f)
+    if abs(f - p) <= min_jump:
+        return out
+    mid, sgn = 0.5 * (p + f), math.copysign(1.0, f - p)
+    for i in range(i0 + 1, steps.size):
+        if sgn * (m[i] - mid) >= 0:
+            a, b = sgn * (mid - m[i - 1]), sgn * (m[i] - m[i - 1])
+            frac = a / b if b > 0 else 1.0
+            la, lb = math.log(max(steps[i - 1], 1.0)), math.log(steps[i])
+            out["step"] = float(math.exp(la + frac * (lb - la)))
+            break
+    return out
+
+
+def predicted_step(alpha: float, lr: float, weight_decay: float) -> float:
+    """ln(α)/(η_lr·λ): continuous time ln(α)/λ divided by the learning rate."""
+    return math.log(alpha) / (lr * weight_decay)
+
+
+# --------------------------------------------------------------------------- max-margin solvers
+def max_l2_margin(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """argmin ‖w‖₂ s.t. y_i <w, x_i> >= 1 (hard-margin SVM without bias), via its dual QP
+    max Σα − ½αᵀQα, α >= 0, Q = (y yᵀ)∘(X Xᵀ); w = Xᵀ(α∘y). Returned as a unit vector."""
+    a = y[:, None] * x
+    q = a @ a.T
+    res = minimize(lambda al: 0.5 * al @ q @ al - al.sum(), np.zeros(len(y)), jac=lambda al: q @ al - 1.0,
+                   bounds=[(0, None)] * len(y), method="L-BFGS-B", options={"maxiter": 50000, "ftol": 1e-15, "gtol": 1e-12})
+    w = a.T @ res.x
+    return w / np.linalg.norm(w)
+
+
+def max_l1_margin(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """argmin ‖w‖₁ s.t. y_i <w, x_i> >= 1, as an LP in (w⁺, w⁻) >= 0. Returned as a unit (L2) vector."""
+    n, d = x.shape
+    a = y[:, None] * x
+    res = linprog(np.ones(2 * d), A_ub=-np.hstack([a, -a]), b_ub=-np.ones(n), bounds=(0, None), method="highs")
+    if res.status != 0:
+        raise RuntimeError(f"max-L1-margin LP failed: {res.message}")
+    w = res.x[:d] - res.x[d:]
+    return w / np.linalg.norm(w)
+
+
+def test_accuracy(w: np.ndarray, x: np.ndarray, y: np.ndarray) -> float:
+    m = (x @ w) * y
+    return float(np.mean((m > 0) + 0.5 * (m == 0)))
+
+
+def cosines(w_t: np.ndarray, ref: np.ndarray) -> np.ndarray:
+    """cos(w(t), ref) for w_t (T, d)."""
+    nrm = np.linalg.norm(w_t, axis=-1) * np.linalg.norm(ref)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (w_t @ ref) / nrm

@@ -1,0 +1,292 @@
+"""Figures of Study B in the paper's layout (symlog step axis; accuracy above, loss and parameter
+norm below) and the numbers each figure stands for."""
+from __future__ import annotations
+
+import math
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from .. import style
+from ..numbers import Row, judge
+from . import analysis
+
+C_TRAIN, C_TEST, C_NORM, C_L2, C_L1 = style.PALETTE[0], style.PALETTE[1], style.PALETTE[2], style.PALETTE[3], style.PALETTE[4]
+
+
+def _symlog(ax, steps):
+    ax.set_xscale("symlog", linthresh=1.0)
+    ax.set_xlim(0, max(float(np.nanmax(steps)), 1.0))
+
+
+def _rec(run, key, r):
+    return run[f"rec_{key}"][:, r]
+
+
+def panel(ax_acc, ax_loss, run: dict, r: int, title: str, classification: bool = True, transition=None):
+    """Accuracy (or test/train loss for regression) above; loss and parameter norm below."""
+    s = run["steps"]
+    if classification:
+        ax_acc.plot(s, _rec(run, "train_acc", r), color=C_TRAIN, label="train")
+        ax_acc.plot(s, _rec(run, "test_acc", r), color=C_TEST, label="test")
+        ax_acc.set_ylabel("accuracy")
+        ax_acc.set_ylim(-0.02, 1.02)
+    else:
+        ax_acc.plot(s, _rec(run, "train_loss", r), color=C_TRAIN, label="train")
+        ax_acc.plot(s, _rec(run, "test_loss", r), color=C_TEST, label="test")
+        ax_acc.set_yscale("log")
+        ax_acc.set_ylabel("loss (MSE)")
+    ax_acc.set_title(title, fontsize=9)
+    if transition is not None and math.isfinite(transition):
+        ax_acc.axvline(transition, color="grey", ls=":", lw=1)
+    _symlog(ax_acc, s)
+    ax_loss.plot(s, _rec(run, "train_loss", r), color=C_TRAIN, label="train loss")
+    if classification:
+        ax_loss.plot(s, _rec(run, "test_loss", r), color=C_TEST, label="test loss")
+    ax_loss.set_yscale("log")
+    ax_loss.set_ylabel("loss")
+    ax_loss.set_xlabel("GD step")
+    _symlog(ax_loss, s)
+    ax_n = ax_loss.twinx()
+    ax_n.plot(s, _rec(run, "param_norm", r), color=C_NORM, ls="--", label="‖θ‖")
+    ax_n.set_ylabel("‖θ‖", color=C_NORM)
+    ax_n.spines["right"].set_visible(True)
+    return ax_n
+
+
+def measure(run: dict, r: int, classification: bool, fig_cfg: dict) -> dict:
+    s = run["steps"]
+    train = _rec(run, "train_acc" if classification else "train_loss", r)
+    test = _rec(run, "test_acc" if classification else "test_loss", r)
+    fit = analysis.fit_step(s, train, classification, fig_cfg["fit_tol"])
+    return analysis.transition(s, test, fit, fig_cfg["tail"], fig_cfg["min_jump"] if classification else 0.0)
+
+
+def ratio_row(name: str, measured: float, predicted: float, tol: float, note: str = "") -> Row:
+    ratio = measured / predicted if math.isfinite(measured) and predicted > 0 else math.nan
+    if math.isfinite(ratio):
+        verdict = "agrees" if 1 / tol <= ratio <= tol else "deviates"
+    else:
+        verdict = "deviates"
+        note = (note + "; " if note else "") + "no transition detected within the run"
+    return Row(f"transition_ratio[{name}]", ratio, theory=1.0, verdict=verdict,
+               note=f"measured/predicted step, predicted = ln(alpha)/(lr*lambda) = {predicted:.4g}; "
+                    f"agrees if within x{tol:g}" + (f"; {note}" if note else ""))
+
+
+# --------------------------------------------------------------------------- Fig 1a / 1b
+def fig_margin(run: dict, data: dict, cfg: dict, fig_cfg: dict, misgrok: bool):
+    r = 0
+    alpha, wd, lr = run["grid_alpha"][r], run["grid_weight_decay"][r], cfg["lr"]
+    tr = measure(run, r, True, fig_cfg)
+    pred = analysis.predicted_step(alpha, lr, wd)
+    w_t = _rec(run, "w", r)
+    c2 = analysis.cosines(w_t, data["w_l2"])
+    c1 = analysis.cosines(w_t, data["w_l1"])
+    style.apply()
+    fig, axes = plt.subplots(3, 1, figsize=(4.2, 6.6), sharex=True, gridspec_kw={"height_ratios": [1, 1, 0.8]})
+    title = (f"{'misgrokking' if misgrok else 'sparse linear'}: diagonal net L={cfg['depth']}, "
+             f"α={alpha:g}, λ={wd:g}, η={lr:g}")
+    axn = panel(axes[0], axes[1], run, r, title, True, tr["step"])
+    axes[0].axvline(pred, color="k", ls="--", lw=0.8, label="ln α/(ηλ)")
+    axes[0].legend(loc="center left", fontsize=7)
+    h1, l1 = axes[1].get_legend_handles_labels()
+    h2, l2 = axn.get_legend_handles_labels()
+    axes[1].legend(h1 + h2, l1 + l2, loc="lower left", fontsize=7)
+    s = run["steps"]
+    axes[2].plot(s, c2, color=C_L2, label="cos(w, max-L2-margin)")
+    axes[2].plot(s, c1, color=C_L1, label="cos(w, max-L1-margin)")
+    axes[2].set_ylabel("cosine")
+    axes[2].set_xlabel("GD step")
+    axes[2].set_ylim(-0.05, 1.05)
+    axes[2].legend(fontsize=7, loc="center left")
+    _symlog(axes[2], s)
+    fig.tight_layout()
+
+    tol = fig_cfg["ratio_tolerance"]
+    fit = tr["fit"]
+    i_fit = int(np.searchsorted(s, fit)) if math.isfinite(fit) else 1
+    i_mid = int(np.searchsorted(s, 0.5 * pred))  # well inside the kernel phase
+    rows = [ratio_row(f"alpha={alpha:g},lambda={wd:g}", tr["step"], pred, tol)]
+    rows.append(Row("transition_step", tr["step"], theory=pred, note="test accuracy crosses the midpoint of plateau and final value"))
+    rows.append(Row("train_fit_step", fit, note="first recorded step with train accuracy 1"))
+    acc_l2 = float(data["acc_l2"]) ; acc_l1 = float(data["acc_l1"])
+    if misgrok:
+        rows.append(Row("test_acc_kernel_phase", tr["plateau"], paper=0.998, theory=acc_l2,
+                        note="theory: test accuracy of the max-L2-margin classifier (solved directly); paper read off Fig 1b at d=1e5"))
+        rows.append(Row("test_acc_final", tr["final"], paper=0.55, theory=acc_l1,
+                        note="theory: max-L1-margin classifier; paper read off Fig 1b at d=1e5"))
+        drop = tr["plateau"] - tr["final"]
+        v = "agrees" if drop > fig_cfg["min_jump"] else "deviates"
+        rows.append(Row("test_acc_drop", drop, theory=acc_l2 - acc_l1, verdict=v,
+                        note=f"misgrokking: test accuracy falls after the transition (agrees if drop > {fig_cfg['min_jump']:g})"))
+    else:
+        rows.append(Row("test_acc_kernel_phase", tr["plateau"], paper=0.51, theory=acc_l2,
+                        note="theory: max-L2-margin classifier (solved directly); paper read off Fig 1a at d=1e5, n=256"))
+        rows.append(Row("test_acc_final", tr["final"], paper=1.0, theory=acc_l1,
+                        note="theory: max-L1-margin classifier (LP)"))
+        rise = tr["final"] - tr["plateau"]
+        v = "agrees" if rise > fig_cfg["min_jump"] else "deviates"
+        rows.append(Row("test_acc_rise", rise, verdict=v, note=f"grokking: test accuracy rises after the transition (agrees if > {fig_cfg['min_jump']:g})"))
+    for name, c, idx in (("cos_l2_kernel_phase", c2, i_mid), ("cos_l1_kernel_phase", c1, i_mid),
+                         ("cos_l2_final", c2, -1), ("cos_l1_final", c1, -1)):
+        rows.append(Row(name, float(c[idx]), note=f"cosine of w(t) with the max-margin direction at step {int(s[idx])}"))
+    v = "agrees" if c2[i_mid] > c1[i_mid] and c1[-1] > c2[-1] else "deviates"
+    rows.append(Row("dichotomy_l2_then_l1", f"{c2[i_mid]:.3f}->{c2[-1]:.3f} | {c1[i_mid]:.3f}->{c1[-1]:.3f}", verdict=v,
+                    note="cos(w,L2) then cos(w,L1) kernel phase -> end; agrees if L2-like before and L1-like after"))
+    return fig, rows
+
+
+# --------------------------------------------------------------------------- Fig 2 / 4
+def fig_modadd(runs: dict, cfgs: dict, fig_cfg: dict):
+    """runs: {'2a': run, '2b': run, '2c': run}."""
+    style.apply()
+    fig, axes = plt.subplots(2, 3, figsize=(11, 5.2), sharex="col")
+    rows = []
+    # 2a: single run
+    run = runs["2a"]
+    tr = measure(run, 0, True, fig_cfg)
+    axn = panel(axes[0, 0], axes[1, 0], run, 0, f"(a) He init, λ={run['grid_weight_decay'][0]:g}", True, tr["step"])
+    axes[0, 0].legend(fontsize=7)
+    rows += _modadd_rows("2a", run, 0, tr)
+    # 2b / 2c: overlays of test accuracy (solid) and train accuracy (dotted); norm below
+    for col, key, label, var in ((1, "2b", "init scale α (W₂ = 0)", "grid_alpha"), (2, "2c", "weight decay λ", "grid_weight_decay")):
+        run = runs[key]
+        trs = []
+        for r in range(len(run[var])):
+            color = style.PALETTE[r % len(style.PALETTE)]
+            s = run["steps"]
+            tr = measure(run, r, True, fig_cfg)
+            trs.append(tr["step"])
+            val = run[var][r]
+            axes[0, col].plot(s, _rec(run, "test_acc", r), color=color, label=f"test, {var[5:]}={val:g}")
+            axes[0, col].plot(s, _rec(run, "train_acc", r), color=color, ls=":", lw=1)
+            axes[1, col].plot(s, _rec(run, "param_norm", r), color=color)
+            rows += _modadd_rows(f"{key},{var[5:]}={val:g}", run, r, tr)
+        axes[0, col].set_title(f"({key[-1]}) {label}; dotted: train", fontsize=9)
+        axes[0, col].legend(fontsize=7)
+        axes[0, col].set_ylim(-0.02, 1.02)
+        axes[1, col].set_yscale("log")
+        axes[1, col].set_ylabel("‖θ‖")
+        axes[1, col].set_xlabel("GD step")
+        for a in axes[:, col]:
+            _symlog(a, run["steps"])
+        order = np.asarray(trs, float)
+        ok = np.all(np.isfinite(order)) and np.all(np.diff(order) * (1 if key == "2b" else -1) > 0)
+        rows.append(Row(f"transition_order[{key}]", " < ".join(f"{t:.0f}" for t in order),
+                        verdict="agrees" if ok else "deviates",
+                        note=("paper: larger init scale -> later transition" if key == "2b"
+                              else "paper: larger lambda -> earlier transition")))
+    fig.tight_layout()
+    return fig, rows
+
+
+def _modadd_rows(name, run, r, tr):
+    return [
+        Row(f"train_fit_step[{name}]", tr["fit"], note="first recorded step with train accuracy 1"),
+        Row(f"transition_step[{name}]", tr["step"], note="test accuracy crosses the midpoint of plateau and final value"),
+        Row(f"test_acc_final[{name}]", tr["final"], paper=1.0, note="paper: 100 % test accuracy after grokking at p=97"),
+    ]
+
+
+def fig_nowd(run: dict, cfg: dict, fig_cfg: dict):
+    style.apply()
+    fig, axes = plt.subplots(2, 1, figsize=(4.2, 4.8), sharex=True)
+    tr = measure(run, 0, True, fig_cfg)
+    axn = panel(axes[0], axes[1], run, 0, f"no weight decay, step η/L(θ), η={cfg['lr']:g}", True, tr["step"])
+    for a in axes:
+        a.set_xscale("log")
+        a.set_xlim(1, run["steps"][-1])
+    axes[0].legend(fontsize=7)
+    fig.tight_layout()
+    rows = [
+        Row("train_fit_step", tr["fit"]),
+        Row("transition_step", tr["step"], note="test-accuracy midpoint crossing (NaN: no rise of more than min_jump)"),
+        Row("test_acc_kernel_phase", tr["plateau"]),
+        Row("test_acc_final", tr["final"], note="paper: test accuracy climbs slowly over log time without weight decay"),
+    ]
+    return fig, rows
+
+
+# --------------------------------------------------------------------------- Fig 3
+def fig_matrix(run: dict, data: dict, cfg: dict, fig_cfg: dict):
+    style.apply()
+    fig, axes = plt.subplots(2, 1, figsize=(4.2, 4.8), sharex=True)
+    tr = measure(run, 0, False, fig_cfg)
+    alpha, wd, lr = run["grid_alpha"][0], run["grid_weight_decay"][0], cfg["lr"]
+    pred = analysis.predicted_step(alpha, lr, wd)
+    axn = panel(axes[0], axes[1], run, 0, f"matrix completion d={data['target'].shape[0]}, α={alpha:g}, λ={wd:g}, η={lr:g}",
+                False, tr["step"])
+    axes[0].axvline(pred, color="k", ls="--", lw=0.8, label="ln α/(ηλ)")
+    axes[0].legend(fontsize=7)
+    axes[1].plot(run["steps"], _rec(run, "nuclear_norm", 0), color=style.PALETTE[5], label="‖W‖*")
+    axes[1].legend(fontsize=7, loc="lower left")
+    fig.tight_layout()
+    # kernel predictor: W stays symmetric (dW ∝ G + Gᵀ), so a test entry whose transpose is observed
+    # is filled with M_ji = M_ij; every other unobserved entry stays at 0
+    obs = {(int(i), int(j)) for i, j in np.asarray(data["x_train"])}
+    yt = np.asarray(data["y_test"])
+    mirrored = np.array([(int(j), int(i)) in obs for i, j in np.asarray(data["x_test"])])
+    kernel = float(np.mean(np.where(mirrored, 0.0, yt**2)))
+    v, note = judge(tr["plateau"], kernel, rel_tol=0.1)
+    rows = [
+        ratio_row(f"alpha={alpha:g},lambda={wd:g}", tr["step"], pred, fig_cfg["ratio_tolerance"]),
+        Row("transition_step", tr["step"], theory=pred, note="test loss crosses the midpoint of plateau and final value"),
+        Row("test_loss_kernel_phase", tr["plateau"], paper=0.10, theory=kernel, verdict=v,
+            note="theory: kernel predictor (symmetric W: test entries with an observed transpose are filled, the rest stay 0); " + note),
+        Row("test_loss_final", tr["final"], note="late phase: low-rank (min nuclear norm) completion"),
+        Row("nuclear_norm_final", float(_rec(run, "nuclear_norm", 0)[-1]), theory=float(np.linalg.svd(data["target"], compute_uv=False).sum()),
+            note="theory: ||M||_* (shrunk by weight decay at finite lambda)"),
+    ]
+    return fig, rows
+
+
+# --------------------------------------------------------------------------- scaling law
+def fig_scaling(diag: dict, diag_cfg: dict, matrix: dict, matrix_cfg: dict, fig_cfg: dict):
+    style.apply()
+    fig, axes = plt.subplots(2, 2, figsize=(9, 7))
+    rows = []
+    tol = fig_cfg["ratio_tolerance"]
+    for col, (name, run, cfg, cls) in enumerate((("diag", diag, diag_cfg, True), ("matrix", matrix, matrix_cfg, False))):
+        ax_s, ax_c = axes[0, col], axes[1, col]
+        alphas = np.unique(run["grid_alpha"])
+        markers = "osD^v<>"
+        meas, preds = [], []
+        for r in range(len(run["grid_alpha"])):
+            a, wd = run["grid_alpha"][r], run["grid_weight_decay"][r]
+            pred = analysis.predicted_step(a, cfg["lr"], wd)
+            tr = measure(run, r, cls, fig_cfg)
+            meas.append(tr["step"]); preds.append(pred)
+            rows.append(ratio_row(f"{name},alpha={a:g},lambda={wd:g}", tr["step"], pred, tol))
+            ia = int(np.searchsorted(alphas, a))
+            wds = np.unique(run["grid_weight_decay"])
+            color = style.PALETTE[int(np.searchsorted(wds, wd)) % 10]
+            ax_s.scatter(pred, tr["step"], marker=markers[ia % len(markers)], color=color, zorder=3)
+            s = run["steps"]
+            y = _rec(run, "test_acc" if cls else "test_loss", r)
+            ax_c.plot(s * cfg["lr"] * wd / math.log(a), y, color=color, alpha=0.4 + 0.6 * ia / max(len(alphas) - 1, 1), lw=1)
+        lo = np.nanmin(preds) / 3
+        hi = np.nanmax(preds) * 3
+        xs = np.array([lo, hi])
+        ax_s.plot(xs, xs, "k-", lw=0.8, label="measured = ln α/(ηλ)")
+        ax_s.fill_between(xs, xs / tol, xs * tol, color="grey", alpha=0.2, label=f"within ×{tol:g}")
+        ax_s.set_xscale("log"); ax_s.set_yscale("log")
+        ax_s.set_xlabel("predicted step ln α/(η_lr λ)")
+        ax_s.set_ylabel("measured transition step")
+        ax_s.set_title(f"{'diagonal net (sparse classification)' if cls else 'matrix completion'}", fontsize=9)
+        for ia, a in enumerate(alphas):
+            ax_s.scatter([], [], marker=markers[ia % len(markers)], color="grey", label=f"α={a:g}")
+        for iw, wd in enumerate(np.unique(run["grid_weight_decay"])):
+            ax_s.scatter([], [], marker="s", color=style.PALETTE[iw % 10], label=f"λ={wd:g}")
+        ax_s.legend(fontsize=7)
+        ax_c.set_xscale("log")
+        ax_c.axvline(1.0, color="k", ls="--", lw=0.8)
+        ax_c.set_xlabel("rescaled time  step · η_lr λ / ln α")
+        ax_c.set_ylabel("test accuracy" if cls else "test loss")
+        if not cls:
+            ax_c.set_yscale("log")
+        ax_c.set_title("collapse (colour: λ, opacity: α)", fontsize=9)
+    fig.tight_layout()
+    return fig, rows
+
+

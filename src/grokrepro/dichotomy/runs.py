@@ -1,0 +1,71 @@
+"""Grids of replicas for Study B: one batched engine call per run config.
+
+A run config (a ``dichotomy.runs.<name>`` block of config.yaml) names a model ``family``
+(diagonal | matrix | relu) and lists ``alphas`` × ``weight_decays`` (× ``seeds`` for the ReLU
+net); every combination is one replica of a single batched full-batch GD program. With
+``horizon`` set, each replica stops at horizon × ln(α)/(η_lr·λ) steps (its predicted transition
+step), otherwise all run ``steps`` steps.
+"""
+from __future__ import annotations
+
+import itertools
+import math
+
+import numpy as np
+import torch
+
+from .. import engine
+from . import models
+
+
+def build_model(run: dict, arrays: dict):
+    fam = run["family"]
+    if fam == "diagonal":
+        m = models.DiagonalNet(arrays["x_train"].shape[1], run["depth"], run["loss"], run.get("record_w", False))
+    elif fam == "matrix":
+        m = models.MatrixFactor(int(np.asarray(arrays["target"]).shape[0]))
+    elif fam == "relu":
+        p = int(np.max(arrays["y_train"])) + 1 if "p" not in arrays else int(arrays["p"])
+        m = models.ReLUNet(arrays["x_train"].shape[1], run["width"], p, run["zero_second_layer"])
+    else:
+        raise ValueError(f"unknown family {fam!r}")
+    return models.LossNormalised(m) if run.get("normalized", False) else m
+
+
+def grid(run: dict, seeds) -> dict[str, np.ndarray]:
+    combos = list(itertools.product(run["alphas"], run["weight_decays"], seeds))
+    a, wd, s = (np.array(c, dtype=float) for c in zip(*combos))
+    return {"alpha": a, "weight_decay": wd, "seed": s.astype(int)}
+
+
+def run_grid(run: dict, arrays: dict, seeds, device="cpu", dtype=torch.float64, label="train") -> dict:
+    """Train every replica of ``run``; returns the grid, record steps and records (E, R, ...)."""
+    model = build_model(run, arrays)
+    base = model.base if isinstance(model, models.LossNormalised) else model
+    g = grid(run, seeds if run["family"] == "relu" else [0])
+    data = models.to_data(arrays, run["family"], device, dtype)
+    if run["family"] == "relu":
+        params = base.init(g["seed"], g["alpha"], device=device, dtype=dtype)
+    else:
+        params = base.init(g["alpha"], device=device, dtype=dtype)
+    lr = run["lr"]
+    monitor = None
+    steps = int(run["steps"])
+    if run.get("horizon"):
+        with np.errstate(divide="ignore"):
+            budget = run["horizon"] * np.log(g["alpha"]) / (lr * g["weight_decay"])
+        budget = np.minimum(np.ceil(budget), steps)
+        budget_t = torch.as_tensor(budget, device=device)
+        steps = int(budget.max())
+
+        def monitor(epoch, mets, idx):
+            return epoch >= budget_t[idx]
+    record = engine.log_grid(steps, run["points"])
+    res = engine.train(model, params, data, lr, g["weight_decay"], data.x_train.shape[0], g["seed"], steps,
+                       check_every=max(steps, 1), record_epochs=record, monitor=monitor, check_at_records=True,
+                       label=label)
+    out = {f"grid_{k}": v for k, v in g.items()}
+    out["steps"] = res.record_epochs
+    out["status"] = res.status
+    out.update({f"rec_{k}": v for k, v in res.records.items()})
+    return out

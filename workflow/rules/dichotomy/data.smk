@@ -1,0 +1,18 @@
+# Study B, stage: data (the four problems; max-margin classifiers for the linear ones).
+
+DB = CFG["dichotomy"]
+
+
+rule dichotomy_data:
+    input:
+        code=code("dichotomy/data.py", "dichotomy/analysis.py"),
+    output:
+        f"{RES}/dichotomy/data/{{dataset}}.npz",
+    params:
+        spec=lookup(dpath="datasets/{dataset}", within=DB),
+    wildcard_constraints:
+        dataset="|".join(DB["datasets"]),
+    log:
+        f"{RES}/logs/dichotomy/data/{{dataset}}.log",
+    script:
+        "../../scripts/dichotomy_data.py"

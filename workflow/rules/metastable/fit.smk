@@ -1,0 +1,22 @@
+# Study A, stage: escape-time fitting (rates, goodness of fit, noise scale, Arrhenius, Kramers-Langer).
+
+
+rule metastable_fit:
+    input:
+        unpack(sweep_trap),
+        runs=f"{RES}/metastable/arrhenius/{{sweep}}.npz",
+        code=code("metastable/fitting.py", "metastable/arrhenius.py", "metastable/trap.py"),
+    output:
+        f"{RES}/metastable/fits/{{sweep}}.npz",
+    params:
+        sweep=lookup(dpath="arrhenius/sweeps/{sweep}", within=MS),
+        beta=sweep_beta,
+        gof_bootstrap=MS["arrhenius"]["gof_bootstrap"],
+        fit_bootstrap=MS["arrhenius"]["fit_bootstrap"],
+        depth=MS["model"]["depth"],
+    log:
+        f"{RES}/logs/metastable/fit/{{sweep}}.log",
+    benchmark:
+        f"{RES}/benchmarks/metastable/fit/{{sweep}}.tsv"
+    script:
+        "../../scripts/metastable_fit.py"

@@ -1,0 +1,41 @@
+# Cross-study stage: the scorecard and the artifact archive.
+
+
+STUDY_TARGETS = [rules.metastable, rules.dichotomy, rules.ridge]
+
+
+def all_figures():
+    """Every figure rule's outputs (each study's target rule lists them)."""
+    return [f for target in STUDY_TARGETS for f in target.input]
+
+
+def all_numbers():
+    return [f for f in all_figures() if str(f).endswith(".csv")]
+
+
+rule scorecard:
+    input:
+        tables=all_numbers(),
+        code=code("report.py", "numbers.py"),
+    output:
+        table=report(f"{RES}/scorecard.csv", caption="../report/scorecard.rst", category="scorecard"),
+        summary=f"{RES}/scorecard_summary.csv",
+    log:
+        f"{RES}/logs/scorecard.log",
+    script:
+        "../scripts/scorecard.py"
+
+
+rule archive:
+    input:
+        figures=all_figures(),
+        scorecard=rules.scorecard.output.table,
+        summary=rules.scorecard.output.summary,
+    output:
+        f"{RES}/archive/grokrepro-{CFG['preset']}.tar.gz",
+    params:
+        config=CFG,
+    log:
+        f"{RES}/logs/archive.log",
+    script:
+        "../scripts/archive.py"

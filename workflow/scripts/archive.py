@@ -1,0 +1,13 @@
+"""Rule archive: figures, numbers, scorecard, report (if built), config, environment, git, manifest."""
+import sys
+from pathlib import Path
+
+from grokrepro.report import archive_extras, build_archive
+
+sys.stderr = open(snakemake.log[0], "w")
+files = {str(f): f for f in list(snakemake.input.figures) + [snakemake.input.scorecard, snakemake.input.summary]}
+for report in ("results/report.html", "results/report.zip"):
+    if Path(report).exists():  # built by `snakemake --report` beforehand
+        files[report] = report
+build_archive(snakemake.output[0], files, archive_extras(snakemake.params.config, Path.cwd()))
+print(f"archived {len(files)} files to {snakemake.output[0]}", file=sys.stderr)
