@@ -1,5 +1,6 @@
 """One tiny end-to-end run of the whole DAG (tiny preset) in a scratch copy of the workflow."""
 import csv
+import os
 import shutil
 import subprocess
 import sys
@@ -14,7 +15,7 @@ COPY = ("Snakefile", "config.yaml", "workflow", "profiles", "src")
 
 
 def snakemake(workdir: Path, *args, timeout=900):
-    return subprocess.run([sys.executable, "-m", "snakemake", "--cores", "2", "--config", "preset=tiny", *args],
+    return subprocess.run([sys.executable, "-m", "snakemake", "--cores", "2", *args, "--config", "preset=tiny"],
                           cwd=workdir, capture_output=True, text=True, timeout=timeout)
 
 
@@ -80,14 +81,14 @@ def test_same_config_gives_identical_numbers(tiny_run, tmp_path_factory):
     from grokrepro.io import load_npz
 
     again = scratch_copy(tmp_path_factory, "again")
-    proc = snakemake(again, "metastable")
+    proc = snakemake(again, "fig_metastable_3", "fig_metastable_1b")
     assert proc.returncode == 0, proc.stderr[-3000:]
-    first = sorted((tiny_run / "results" / "metastable").rglob("*.csv"))
-    assert first
+    first = [tiny_run / "results" / "metastable" / "numbers" / f"{fig}.csv" for fig in ("3", "1b")]
     for a in first:
         b = again / a.relative_to(tiny_run)
         assert a.read_bytes() == b.read_bytes(), a
-    for a in sorted((tiny_run / "results" / "metastable").rglob("*.npz")):
+    for a in sorted((again / "results" / "metastable").rglob("*.npz")):
+        a = tiny_run / a.relative_to(again)
         arrays_a, meta_a = load_npz(a)
         arrays_b, meta_b = load_npz(again / a.relative_to(tiny_run))
         assert meta_a == meta_b
@@ -105,7 +106,7 @@ def test_killed_run_resumes_without_corrupt_files(tmp_path_factory):
     from grokrepro.io import load_npz
 
     work = scratch_copy(tmp_path_factory, "killed")
-    cmd = [sys.executable, "-m", "snakemake", "--cores", "1", "--config", "preset=tiny", "fig_metastable_1a"]
+    cmd = [sys.executable, "-m", "snakemake", "--cores", "1", "fig_metastable_1a", "--config", "preset=tiny"]
     proc = subprocess.Popen(cmd, cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)
     logs = work / "results" / "logs" / "metastable" / "escape"
@@ -121,3 +122,50 @@ def test_killed_run_resumes_without_corrupt_files(tmp_path_factory):
     for f in (work / "results").rglob("*.npz"):
         load_npz(f)  # every result file is complete
     assert (work / "results" / "metastable" / "figures" / "1a.pdf").exists()
+
+
+def planned_jobs(workdir: Path, *args) -> dict[str, int]:
+    """Rule → job count of a dry run (parsed from Snakemake's job-stats table)."""
+    proc = snakemake(workdir, "-n", *args)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    jobs, in_table = {}, False
+    for line in (proc.stdout + proc.stderr).splitlines():
+        parts = line.split()
+        if parts[:2] == ["job", "count"]:
+            in_table = True
+            continue
+        if in_table and len(parts) == 2 and parts[1].isdigit():
+            if parts[0] == "total":
+                break
+            jobs[parts[0]] = int(parts[1])
+    return jobs
+
+
+@pytest.mark.pipeline
+def test_editing_a_parameter_reruns_exactly_its_dependents(tiny_run, tmp_path):
+    overlay = tmp_path / "sparse_beta.yaml"
+    overlay.write_text("metastable:\n  escape:\n    points:\n      sparse:\n        beta: 0.003\n")
+    jobs = planned_jobs(tiny_run, "--configfile", "config.yaml", str(overlay))
+    assert jobs == {"metastable_escape": 1, "fig_metastable_1b": 1, "scorecard": 1, "all": 1}, jobs
+
+
+@pytest.mark.pipeline
+def test_editing_a_sweep_parameter_reruns_the_sweep_and_its_figures(tiny_run, tmp_path):
+    overlay = tmp_path / "sweep_lr.yaml"
+    overlay.write_text("metastable:\n  sweep:\n    lr: 0.05\n")
+    jobs = planned_jobs(tiny_run, "--configfile", "config.yaml", str(overlay))
+    assert jobs.pop("metastable_sweep") >= 1
+    assert jobs == {"fig_metastable_3": 1, "fig_metastable_4": 1, "scorecard": 1, "all": 1}, jobs
+
+
+@pytest.mark.pipeline
+def test_editing_a_figure_script_redraws_only_that_figure(tiny_run):
+    script = tiny_run / "workflow" / "scripts" / "metastable_fig3.py"
+    original, stat = script.read_text(), script.stat()
+    try:
+        script.write_text(original + "\n# a cosmetic edit\n")
+        jobs = planned_jobs(tiny_run)
+    finally:
+        script.write_text(original)
+        os.utime(script, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert jobs == {"fig_metastable_3": 1, "scorecard": 1, "all": 1}, jobs

@@ -23,8 +23,8 @@ ROOT = Path(__file__).resolve().parents[1]
 COPY = ("Snakefile", "config.yaml", "workflow", "profiles", "src")
 SCRIPTS = ROOT / "tests" / "slurm"
 PROFILES = {"cpu": ROOT / "profiles" / "slurm" / "config.yaml", "gpu": ROOT / "profiles" / "slurm-gpu" / "config.yaml"}
-LOCAL_LIMIT_S = 240        # tiny DAG, --cores 2: ~25-40 s
-SLURM_LIMIT_S = 300        # same DAG as 5-6 Slurm jobs: ~1.5-2 min
+LOCAL_LIMIT_S = 900        # hang guard only: the tiny DAG takes ~1-2 min on 2 quiet cores
+SLURM_LIMIT_S = 1200       # hang guard only: the same DAG as ~10 Slurm jobs, ~2-3 min
 
 
 # ------------------------------------------------------------------------------ helpers
@@ -42,11 +42,20 @@ def pairs(entries) -> dict:
 
 
 def rule_blocks() -> dict:
-    """rule name -> its text, from the Snakefile and workflow/rules/**/*.smk."""
+    """rule name -> its text, from the Snakefile and workflow/rules/**/*.smk; a rule defined in
+    a loop over a study's run configs (`name: f"<prefix>_{_run}"`) once per run name in
+    config.yaml (any preset)."""
+    cfg = yaml.safe_load((ROOT / "config.yaml").read_text())
     blocks = {}
     for smk in [ROOT / "Snakefile", *sorted((ROOT / "workflow" / "rules").rglob("*.smk"))]:
-        parts = re.split(r"^rule (\w+):", smk.read_text(), flags=re.M)
-        blocks.update(zip(parts[1::2], parts[2::2]))
+        parts = re.split(r"^\s*rule\s*(\w*):", smk.read_text(), flags=re.M)
+        for name, text in zip(parts[1::2], parts[2::2]):
+            if name:
+                blocks[name] = text
+            elif m := re.search(r'name:\s*f"(\w+?)_\{_run\}"', text):
+                study = cfg[m.group(1).split("_")[0]]
+                runs = set(study["runs"]).union(*(p.get("runs", {}) for p in study.get("presets", {}).values()))
+                blocks.update({f"{m.group(1)}_{run}": text for run in runs})
     return blocks
 
 
@@ -118,6 +127,13 @@ def test_profiles_cover_the_training_rules_and_name_only_existing_rules():
             assert yaml.safe_load(Path(prof["configfile"]).read_text())["device"] == "cuda"
         else:
             assert not any(key.endswith((":gpu", ":gres")) for key in per_rule)
+    # the GPU profile is the CPU one plus GPUs for the device rules: nothing else drifts apart
+    cpu, gpu = (load_profile(path) for path in PROFILES.values())
+    assert {k: v for k, v in gpu.items() if k not in ("set-resources", "configfile")} == \
+        {k: v for k, v in cpu.items() if k != "set-resources"}
+    cpu_rules, gpu_rules = pairs(cpu["set-resources"]), pairs(gpu["set-resources"])
+    assert {k: v for k, v in gpu_rules.items() if k.split(":")[0] not in device_rules} == \
+        {k: v for k, v in cpu_rules.items() if k.split(":")[0] not in device_rules}
 
 
 def test_profiles_read_account_and_partition_from_the_environment(monkeypatch):

@@ -30,8 +30,6 @@ from .io import log
 RUNNING, DONE, DIVERGED, BUDGET = 0, 1, 2, 3
 STATUS_NAMES = {RUNNING: "running", DONE: "done", DIVERGED: "diverged", BUDGET: "budget"}
 
-_MASK32 = 0xFFFFFFFF
-
 
 def resolve_device(name: str = "cpu") -> torch.device:
     """``auto`` picks CUDA when available, ``cuda`` insists on it, ``cpu`` is the default."""
@@ -46,23 +44,29 @@ def resolve_dtype(name: str) -> torch.dtype:
     return {"float32": torch.float32, "float64": torch.float64}[name]
 
 
-def _hash32(x: torch.Tensor) -> torch.Tensor:
-    """A bijective 32-bit integer hash (int64 tensors holding values < 2**32)."""
-    x = ((x ^ (x >> 16)) * 0x45D9F3B) & _MASK32
-    x = ((x ^ (x >> 16)) * 0x45D9F3B) & _MASK32
-    return x ^ (x >> 16)
+def _stream_seed(seed: int, epoch: int) -> int:
+    """A 63-bit seed for (replica seed, epoch): SplitMix64 of the pair."""
+    z = (int(seed) * 0x9E3779B97F4A7C15 + int(epoch) * 0xD1B54A32D192ED03 + 0x632BE59BD9B4E019) & (2**64 - 1)
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & (2**64 - 1)
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & (2**64 - 1)
+    return (z ^ (z >> 31)) >> 1
+
+
+_GEN = torch.Generator()
 
 
 def epoch_permutations(seeds: torch.Tensor, epoch: int, n: int) -> torch.Tensor:
     """(R, n) sample order of each replica in one epoch, a pure function of (seed, epoch).
 
     A replica's minibatch order therefore does not depend on which other replicas share its
-    batch, so a replica trained alone or inside any batch sees the same data.
+    batch (a replica trained alone or inside any batch sees the same data), nor on how a run
+    is split into calls (``epoch_offset``).
     """
-    seeds = seeds.to(torch.int64) & _MASK32
-    key = _hash32(_hash32(seeds ^ 0x5BD1E995) ^ ((epoch * 0x9E3779B1) & _MASK32))
-    idx = torch.arange(n, device=seeds.device, dtype=torch.int64)
-    return torch.argsort(_hash32(key[:, None] ^ idx[None, :]), dim=1)
+    perms = []
+    for s in seeds.tolist():
+        _GEN.manual_seed(_stream_seed(s, epoch))
+        perms.append(torch.randperm(n, generator=_GEN))
+    return torch.stack(perms).to(seeds.device)
 
 
 def minibatch_indices(seeds: torch.Tensor, epoch: int, n: int, batch_size: int) -> torch.Tensor:

@@ -146,8 +146,14 @@ def kramers_langer(model: DeepLinear, data: Data, beta: float, learned, seed: in
     }
 
 
-def fit_sweep(runs: dict, start: dict, train: dict, beta: float, depth: int, n_gof: int, n_fit: int) -> dict:
-    """Everything Fig 2b stands for, from one temperature sweep (escape = the test-MSE criterion)."""
+def fit_sweep(runs: dict, start: dict, train: dict, start_name: str, beta: float, depth: int, n_gof: int,
+              n_fit: int) -> dict:
+    """Everything Fig 2b stands for, from one temperature sweep (escape = the test-MSE criterion).
+
+    The escape direction and the Kramers–Langer saddle belong to the *requested* phase
+    ``start_name``; how many checkpoints actually reached it is reported as ``trap_phase_fraction``.
+    """
+    from .escape import phase_mask
     from .fitting import arrhenius, exp_gof, rate_mle
 
     lrs, lr = np.asarray(runs["lrs"]), np.asarray(runs["lr"])
@@ -157,7 +163,8 @@ def fit_sweep(runs: dict, start: dict, train: dict, beta: float, depth: int, n_g
     params = [torch.as_tensor(start[f"W{l}"], dtype=torch.float64) for l in range(depth)]
     model = DeepLinear(tuple([params[0].shape[2]] + [w.shape[1] for w in params]))
     k = min(train["x"].shape[1], train["y"].shape[1])
-    learned = tuple(bool(v) for v in np.asarray(start["phase"])[0])
+    learned = phase_mask(start_name, k)
+    in_phase = float((np.asarray(start["phase"]) == np.asarray(learned)).all(axis=1).mean())
     c_trap = noise_scale(model, params, data)["C"]
     # the escape direction is defined on the constructed trap (same phase, hidden frames rotated)
     built, _ = trap.constructed(model, train["x"], train["y"], learned, beta, [0])
@@ -187,6 +194,7 @@ def fit_sweep(runs: dict, start: dict, train: dict, beta: float, depth: int, n_g
         "arrhenius_delta_e_high": np.array(fit.delta_e_high), "arrhenius_ln_tau0": np.array(fit.ln_tau0),
         "arrhenius_r2": np.array(fit.r2), "arrhenius_points": np.array(fit.n_points),
         "kramers_exists": np.array(kl["exists"]), "learned": np.array(learned), "k": np.array(k),
+        "trap_phase_fraction": np.array(in_phase),
     }
     out.update({key: np.asarray(v, dtype=float) for key, v in per.items()})
     if kl["exists"]:

@@ -183,6 +183,8 @@ def numbers_fig2b(name: str, f: dict, pt: dict) -> list[Row]:
     rows.append(Row(f"arrhenius_r2[{tag}]", r2, None, None, PAPER_R2 if name == "paper" else None, None,
                     ("agrees" if r2 >= 0.95 else "deviates") if (math.isfinite(r2) and name == "paper") else
                     ("deviates" if name == "paper" else "n/a"), "weighted R^2 of the Arrhenius line (>= 0.95 agrees)"))
+    rows.append(Row(f"trap_phase_fraction[{tag}]", float(f["trap_phase_fraction"]), None, None, None, None, "n/a",
+                    "fraction of the trap's checkpoints that are in the requested phase (annealing converged)"))
     rows.append(Row(f"noise_scale_C[{tag}]", float(f["C"]), float(np.min(f["C_trap"])), float(np.max(f["C_trap"])),
                     None, None, "n/a", "trace of the covariance of single-sample gradients at each seed's trapped "
                     "checkpoint (all D parameters), median and range over seeds; T_eff = lr/(B*C) as the paper defines"))
