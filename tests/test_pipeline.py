@@ -116,6 +116,9 @@ def test_killed_run_resumes_without_corrupt_files(tmp_path_factory):
     assert proc.poll() is None, "the run finished before it could be interrupted"
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
+    # a killed Snakemake leaves its lock behind; the documented recovery is --unlock, then run again
+    unlock = subprocess.run(cmd + ["--unlock"], cwd=work, capture_output=True, text=True, timeout=120)
+    assert unlock.returncode == 0, unlock.stderr[-2000:]
     resumed = subprocess.run(cmd, cwd=work, capture_output=True, text=True, timeout=600)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert not list((work / "results").rglob("*.tmp*")), "temporary files left behind"

@@ -140,3 +140,26 @@ def make_start(model: DeepLinear, data: Data, start: str, seeds, cfg: dict, init
     if cfg["polish_steps"]:
         params = polish(model, params, data, op_beta, cfg["anneal"]["lr"], cfg["polish_steps"])
     return perturb(params, cfg["perturbation"], seeds), {"lambda_theory": lam}
+
+
+def load_data(train_path, test_path=None, device="cpu", dtype=torch.float64) -> Data:
+    """A data set written by the data rule (train.npz / test.npz with arrays x, y) as engine Data."""
+    from ..io import load_npz
+
+    train, _ = load_npz(train_path)
+    arrays = {"x_train": train["x"], "y_train": train["y"]}
+    if test_path is not None:
+        test, _ = load_npz(test_path)
+        arrays.update(x_test=test["x"], y_test=test["y"])
+    return Data.from_numpy(arrays, device, dtype)
+
+
+def load_start(path, device="cpu", dtype=torch.float64):
+    """A trap checkpoint: (model, params, arrays, meta)."""
+    from ..io import load_npz
+
+    start, meta = load_npz(path)
+    depth = sum(1 for key in start if key.startswith("W") and key[1:].isdigit())
+    params = [torch.as_tensor(start[f"W{l}"], device=device, dtype=dtype) for l in range(depth)]
+    model = DeepLinear(tuple([params[0].shape[2]] + [w.shape[1] for w in params]))
+    return model, params, start, meta

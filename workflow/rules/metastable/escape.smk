@@ -12,7 +12,6 @@ rule metastable_escape:
         point=lookup(dpath="escape/points/{point}", within=MS),
         escape={k: v for k, v in MS["escape"].items() if k != "points"},
         polish_steps=MS["trap"]["polish_steps"],
-        depth=MS["model"]["depth"],
         device=CFG["device"],
         dtype=CFG["dtype"],
     log:
@@ -37,7 +36,7 @@ def sweep_trap(wildcards):
 rule metastable_arrhenius_run:
     input:
         unpack(sweep_trap),
-        code=code("engine.py", "metastable/escape.py", "metastable/arrhenius.py"),
+        code=code("engine.py", "metastable/escape.py", "metastable/arrhenius.py", "metastable/trap.py"),
     output:
         f"{RES}/metastable/arrhenius/{{sweep}}.npz",
     params:
@@ -45,7 +44,6 @@ rule metastable_arrhenius_run:
         beta=sweep_beta,
         escape={k: v for k, v in MS["escape"].items() if k not in ("points", "stop_on_escape")},
         polish=dict(steps=MS["trap"]["polish_steps"], lr=MS["trap"]["anneal"]["lr"]),
-        depth=MS["model"]["depth"],
         device=CFG["device"],
         dtype=CFG["dtype"],
     log:
