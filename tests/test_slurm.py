@@ -23,8 +23,8 @@ ROOT = Path(__file__).resolve().parents[1]
 COPY = ("Snakefile", "config.yaml", "workflow", "profiles", "src")
 SCRIPTS = ROOT / "tests" / "slurm"
 PROFILES = {"cpu": ROOT / "profiles" / "slurm" / "config.yaml", "gpu": ROOT / "profiles" / "slurm-gpu" / "config.yaml"}
-LOCAL_LIMIT_S = 900        # hang guard only: the tiny DAG takes ~1-2 min on 2 quiet cores
-SLURM_LIMIT_S = 1200       # hang guard only: the same DAG as ~10 Slurm jobs, ~2-3 min
+LOCAL_LIMIT_S = 900        # hang guard only: the tiny DAG takes ~1-3 min on 2 cores
+SLURM_LIMIT_S = 1200       # hang guard only: the same DAG as ~10 Slurm jobs, ~4-7 min
 
 
 # ------------------------------------------------------------------------------ helpers

@@ -18,7 +18,8 @@
 # restarts slurmctld/slurmd only if slurm.conf changed.
 #
 # No accounting database (slurmdbd): `sacct` does not work, so Snakemake's slurm executor
-# must be told `--slurm-status-command squeue` (MinJobAge below keeps finished jobs visible).
+# must be told `--slurm-status-command squeue` (MinJobAge below keeps finished jobs visible
+# for an hour).
 #
 # Settings (environment): SLURM_TMP, PARTITION (debug), CLUSTER (localcluster),
 # SLURMCTLD_PORT (6817), SLURMD_PORT (6818), REAL_MEMORY_MB (default: 90 % of MemTotal;
@@ -119,9 +120,10 @@ MpiDefault=none
 ReturnToService=2
 # trust the node description below (memory is only bookkeeping here: nothing enforces it)
 SlurmdParameters=config_overrides
-# keep finished jobs visible to 'squeue --states=all' for 5 min; the snakemake slurm plugin
+# keep finished jobs visible to `squeue --states=all` for 1 h (the test checks them after the
+# run; there is no accounting database to ask); the snakemake slurm plugin
 # only honours --slurm-status-command=squeue if MinJobAge >= 3 * init_seconds_before_status_checks
-MinJobAge=300
+MinJobAge=3600
 JobCompType=jobcomp/none
 AccountingStorageType=accounting_storage/none
 JobAcctGatherType=jobacct_gather/none
