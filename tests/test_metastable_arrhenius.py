@@ -1,5 +1,4 @@
 """Noise scale, escape direction and the Kramers–Langer Hessians against theory (Study A)."""
-import numpy as np
 import pytest
 import torch
 

@@ -10,24 +10,7 @@ import pytest
 
 from grokrepro.numbers import COLUMNS
 
-ROOT = Path(__file__).resolve().parents[1]
-COPY = ("Snakefile", "config.yaml", "workflow", "profiles", "src")
-
-
-def snakemake(workdir: Path, *args, timeout=900):
-    return subprocess.run([sys.executable, "-m", "snakemake", "--cores", "2", *args, "--config", "preset=tiny"],
-                          cwd=workdir, capture_output=True, text=True, timeout=timeout)
-
-
-@pytest.fixture(scope="session")
-def tiny_run(tmp_path_factory):
-    work = tmp_path_factory.mktemp("pipeline")
-    for name in COPY:
-        src = ROOT / name
-        (shutil.copytree if src.is_dir() else shutil.copy2)(src, work / name)
-    proc = snakemake(work)
-    assert proc.returncode == 0, proc.stderr[-4000:]
-    return work
+from conftest import COPY, ROOT, snakemake
 
 
 @pytest.mark.pipeline

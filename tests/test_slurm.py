@@ -23,7 +23,6 @@ ROOT = Path(__file__).resolve().parents[1]
 COPY = ("Snakefile", "config.yaml", "workflow", "profiles", "src")
 SCRIPTS = ROOT / "tests" / "slurm"
 PROFILES = {"cpu": ROOT / "profiles" / "slurm" / "config.yaml", "gpu": ROOT / "profiles" / "slurm-gpu" / "config.yaml"}
-LOCAL_LIMIT_S = 900        # hang guard only: the tiny DAG takes ~1-3 min on 2 cores
 SLURM_LIMIT_S = 1200       # hang guard only: the same DAG as ~10 Slurm jobs, ~4-7 min
 
 
@@ -190,17 +189,12 @@ def _running(pid: int) -> bool:
         return False
 
 
-def test_tiny_dag_through_slurm_matches_local_run(slurm_cluster, tmp_path):
-    base = scratch_copy(tmp_path / "base")              # one snapshot of the tree for both runs
-    local, cluster = tmp_path / "local", tmp_path / "slurm"
-    shutil.copytree(base, local)
-    shutil.copytree(base, cluster)
-
-    # 1. reference: the same tiny DAG run locally
-    proc = run([sys.executable, "-m", "snakemake", "--cores", "2", "--config", "preset=tiny"],
-               local, base_env(local), LOCAL_LIMIT_S)
-    assert proc.returncode == 0, proc.stderr[-4000:]
-    local_jobs = Counter(re.findall(r"^(?:local)?rule (\w+):", proc.stderr, flags=re.M))
+@pytest.mark.pipeline
+def test_tiny_dag_through_slurm_matches_local_run(slurm_cluster, tiny_run, tmp_path):
+    # 1. reference: the same tiny DAG run locally (the session's shared run, see conftest.py)
+    local = tiny_run
+    cluster = scratch_copy(tmp_path / "slurm")
+    local_jobs = Counter(re.findall(r"^(?:local)?rule (\w+):", (local / ".local_run.stderr").read_text(), flags=re.M))
 
     # 2. the documented command, plus what only this localhost cluster needs:
     #    account/partition via the environment (read by the profile), squeue as status

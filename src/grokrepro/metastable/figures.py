@@ -45,7 +45,7 @@ def fig3(sweep: dict, companions: dict[int, dict], train: dict, dataset: dict, d
     panels = {depth: sweep, **companions}
     fig, axes = plt.subplots(2, len(panels), figsize=(5.2 * len(panels), 6.2), sharex="col",
                              gridspec_kw={"height_ratios": [2.2, 1]}, squeeze=False)
-    eta_pop, eta_hat, s_hat = dataset["features"], train["sv"], train["s"]
+    eta_pop, eta_hat = dataset["features"], train["sv"]
     for col, (L, sw) in enumerate(panels.items()):
         ax, axr = axes[0, col], axes[1, col]
         _band(ax, sw["beta"], sw["test_loss"][UP], style.PALETTE[0], "upward sweep (from full rank)")
@@ -110,8 +110,8 @@ def numbers_fig3(sweep, companions, train, dataset, depth, rank_threshold, toler
         n_regained = int(np.isfinite(down[:, k]).sum())
         if n_regained == 0:
             rows.append(Row(f"beta_c_down{tag}", None, None, None, None, 0.0, "agrees",
-                            f"no seed regained the feature on the downward sweep down to beta=0: for L>=3 the "
-                            f"trivial state is a local minimum at every beta>0 (theory: none above 0)"))
+                            "no seed regained the feature on the downward sweep down to beta=0: for L>=3 the "
+                            "trivial state is a local minimum at every beta>0 (theory: none above 0)"))
         else:
             v, t = judge(med_d, 0.0, abs_tol=step)
             rows.append(Row(f"beta_c_down{tag}", med_d, lo_d, hi_d, None, 0.0, v,
