@@ -155,3 +155,14 @@ def test_editing_a_figure_script_redraws_only_that_figure(tiny_run):
         script.write_text(original)
         os.utime(script, ns=(stat.st_atime_ns, stat.st_mtime_ns))
     assert jobs == {"fig_metastable_3": 1, "scorecard": 1, "all": 1}, jobs
+
+
+@pytest.mark.pipeline
+def test_report_has_every_figure_with_its_parameters(tiny_run):
+    proc = subprocess.run([sys.executable, "-m", "snakemake", "--report", "results/report.html",
+                           "--config", "preset=tiny"], cwd=tiny_run, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    html = (tiny_run / "results" / "report.html").read_text()
+    n_figures = len(list((tiny_run / "results").glob("*/figures/*.png")))
+    assert html.count("Made with preset") >= n_figures
+    assert "tiny</tt>" in html

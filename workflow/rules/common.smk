@@ -19,7 +19,7 @@ def figure_outputs(study, fig):
         "pdf": f"{base}.pdf",
         "png": report(
             f"{base}.png",
-            caption=f"../report/{study}_{fig}.rst",
+            caption=str(Path(workflow.basedir) / "workflow" / "report" / f"{study}_{fig}.rst"),
             category=study,
             labels={"figure": fig},
         ),
