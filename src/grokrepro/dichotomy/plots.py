@@ -105,7 +105,6 @@ def fig_margin(run: dict, data: dict, cfg: dict, fig_cfg: dict, misgrok: bool):
 
     tol = fig_cfg["ratio_tolerance"]
     fit = tr["fit"]
-    i_fit = int(np.searchsorted(s, fit)) if math.isfinite(fit) else 1
     i_mid = int(np.searchsorted(s, 0.5 * pred))  # well inside the kernel phase
     rows = [ratio_row(f"alpha={alpha:g},lambda={wd:g}", tr["step"], pred, tol)]
     rows.append(Row("transition_step", tr["step"], theory=pred, note="test accuracy crosses the midpoint of plateau and final value"))
@@ -146,7 +145,7 @@ def fig_modadd(runs: dict, cfgs: dict, fig_cfg: dict):
     # 2a: single run
     run = runs["2a"]
     tr = measure(run, 0, True, fig_cfg)
-    axn = panel(axes[0, 0], axes[1, 0], run, 0, f"(a) He init, λ={run['grid_weight_decay'][0]:g}", True, tr["step"])
+    panel(axes[0, 0], axes[1, 0], run, 0, f"(a) He init, λ={run['grid_weight_decay'][0]:g}", True, tr["step"])
     axes[0, 0].legend(fontsize=7)
     rows += _modadd_rows("2a", run, 0, tr)
     # 2b / 2c: overlays of test accuracy (solid) and train accuracy (dotted); norm below
@@ -195,7 +194,7 @@ def fig_nowd(run: dict, cfg: dict, fig_cfg: dict):
     style.apply()
     fig, axes = plt.subplots(2, 1, figsize=(4.2, 4.8), sharex=True)
     tr = measure(run, 0, True, fig_cfg)
-    axn = panel(axes[0], axes[1], run, 0, f"no weight decay, step η/L(θ), η={cfg['lr']:g}", True, tr["step"])
+    panel(axes[0], axes[1], run, 0, f"no weight decay, step η/L(θ), η={cfg['lr']:g}", True, tr["step"])
     for a in axes:
         a.set_xscale("log")
         a.set_xlim(1, run["steps"][-1])
@@ -219,7 +218,7 @@ def fig_matrix(run: dict, data: dict, cfg: dict, fig_cfg: dict):
     tr = measure(run, 0, False, fig_cfg)
     alpha, wd, lr = run["grid_alpha"][0], run["grid_weight_decay"][0], cfg["lr"]
     pred = analysis.predicted_step(alpha, lr, wd)
-    axn = panel(axes[0], axes[1], run, 0, f"matrix completion d={data['target'].shape[0]}, α={alpha:g}, λ={wd:g}, η={lr:g}",
+    panel(axes[0], axes[1], run, 0, f"matrix completion d={data['target'].shape[0]}, α={alpha:g}, λ={wd:g}, η={lr:g}",
                 False, tr["step"])
     axes[0].axvline(pred, color="k", ls="--", lw=0.8, label="ln α/(ηλ)")
     axes[0].legend(fontsize=7)

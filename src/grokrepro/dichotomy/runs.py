@@ -9,7 +9,6 @@ step), otherwise all run ``steps`` steps.
 from __future__ import annotations
 
 import itertools
-import math
 
 import numpy as np
 import torch

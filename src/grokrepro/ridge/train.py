@@ -303,7 +303,7 @@ def control_settings(p: dict, lam_min_plus: float) -> list[tuple[str, dict, str]
     * ``amplify_lambda``: λ/10 (the t2 bound grows 10×); ``amplify_nu2``: ν² × 100.
     """
     d = p["defaults"]
-    n, m, nu2, lam, eps, c, eta = d["n"], d["m"], d["nu2"], d["lam"], p["eps"], p["c"], p["eta"]
+    n, m, nu2, lam, eps, c = d["n"], d["m"], d["nu2"], d["lam"], p["eps"], p["c"]
     lam_e = math.log((m - n) * nu2 / (8 * m * c)) * lam_min_plus / (1.01 * n * math.log(14 * m * nu2 / eps))
     nu2_e = (c - 1.0 / m) / 2
     return [
