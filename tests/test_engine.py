@@ -109,3 +109,64 @@ def test_metrics_on_grid_and_singular_values(data):
     # without weight decay the learned map approaches the least-squares solution
     ls = torch.linalg.lstsq(data.x_train, data.y_train).solution.T
     assert (w - ls).norm() < 0.05
+
+
+class Interrupt(Exception):
+    pass
+
+
+def _checkpointed_run(data, ckpt, interrupt_at=None, lr=0.05):
+    """A run with minibatches, replicas stopping at different epochs and a stateful monitor."""
+    model = DeepLinear((data.x_train.shape[1], 6, 6, data.y_train.shape[1]))
+    seeds = np.arange(6)
+    params = model.init(seeds, 0.3)
+    first_below = torch.full((6,), float("nan"), dtype=torch.float64)
+    calls = []
+    thresholds = torch.linspace(0.9, 0.2, 6, dtype=torch.float64)
+
+    def monitor(epoch, mets, idx):
+        calls.append(epoch)
+        if interrupt_at is not None and epoch >= interrupt_at:
+            raise Interrupt
+        hit = (mets["train_loss"] < thresholds[idx]) & torch.isnan(first_below[idx])
+        first_below[idx[hit]] = float(epoch)
+        return mets["train_loss"] < 0.5 * thresholds[idx]
+
+    res = train(model, params, data, lr, 1e-3, 16, seeds, 60, check_every=3,
+                record_epochs=engine.log_grid(60, 20), monitor=monitor, check_at_records=True,
+                checkpoint=ckpt, checkpoint_every=0.0, monitor_state={"first_below": first_below})
+    return res, first_below, calls
+
+
+def test_interrupted_run_resumes_from_its_checkpoint_exactly(data, tmp_path):
+    """A run killed mid-way continues from its checkpoint and ends exactly like an uninterrupted one."""
+    whole, first_whole, _ = _checkpointed_run(data, None)
+    assert (whole.status == engine.DONE).sum() >= 2 and (whole.status == engine.BUDGET).any()
+    ckpt = tmp_path / "run.ckpt"
+    with pytest.raises(Interrupt):
+        _checkpointed_run(data, ckpt, interrupt_at=30)
+    assert ckpt.exists()
+    saved = torch.load(ckpt, weights_only=True)
+    assert 20 <= saved["epoch"] < 30 and not torch.isnan(saved["monitor_state"]["first_below"]).all()
+    resumed, first_resumed, calls = _checkpointed_run(data, ckpt)
+    assert calls[0] > saved["epoch"]  # continued from the checkpoint, not from the start
+    assert not ckpt.exists()  # removed once the run is complete
+    for a, b in zip(whole.params, resumed.params):
+        assert torch.equal(a, b)
+    np.testing.assert_array_equal(whole.status, resumed.status)
+    np.testing.assert_array_equal(whole.stop_epoch, resumed.stop_epoch)
+    assert whole.steps == resumed.steps
+    assert torch.equal(first_whole.nan_to_num(-1), first_resumed.nan_to_num(-1))
+    for k in whole.records:
+        np.testing.assert_array_equal(whole.records[k], resumed.records[k], err_msg=k)
+
+
+def test_checkpoint_of_another_run_is_ignored(data, tmp_path):
+    ckpt = tmp_path / "run.ckpt"
+    with pytest.raises(Interrupt):
+        _checkpointed_run(data, ckpt, interrupt_at=30, lr=0.04)
+    whole, _, _ = _checkpointed_run(data, None)
+    other, _, calls = _checkpointed_run(data, ckpt)
+    assert calls[0] == 0  # lr 0.05: the lr-0.04 checkpoint must not be used
+    for a, b in zip(whole.params, other.params):
+        assert torch.equal(a, b)

@@ -1,5 +1,6 @@
 """One tiny end-to-end run of the whole DAG (tiny preset) in a scratch copy of the workflow."""
 import csv
+import json
 import os
 import shutil
 import subprocess
@@ -26,6 +27,32 @@ def test_every_figure_and_numbers_table_is_written(tiny_run):
         assert all(r["verdict"] in ("agrees", "deviates", "n/a") for r in rows)
     for fig in ("3", "4"):
         assert (tiny_run / "results" / "metastable" / "figures" / f"{fig}.pdf").exists()
+
+
+@pytest.mark.pipeline
+def test_every_figure_and_table_carries_provenance(tiny_run):
+    """Beside each numbers table a record with the params' hash, the inputs' config hashes and
+    seeds, the code's SHA-256 and the versions; the PNG and PDF carry the same hash."""
+    from grokrepro.config import config_hash
+    from grokrepro.provenance import read_png
+
+    metas = sorted((tiny_run / "results").glob("*/numbers/*.meta.json"))
+    tables = sorted((tiny_run / "results").glob("*/numbers/*.csv"))
+    assert len(metas) == len(tables) > 10
+    for meta_path in metas:
+        meta = json.loads(meta_path.read_text())
+        fig = meta_path.name.removesuffix(".meta.json")
+        assert meta["rule"].startswith("fig_") and meta["config_hash"] == config_hash(meta["params"])
+        assert {"torch", "numpy", "python"} <= set(meta["versions"])
+        assert any(v.get("config_hash") and "seed" in json.dumps(v) for v in meta["inputs"].values()), meta_path
+        assert meta["code"] and all(len(h) == 64 for h in meta["code"].values())
+        study_dir = meta_path.parents[1]
+        png = study_dir / "figures" / f"{fig}.png"
+        assert f"{study_dir.name}/figures/{fig}.png" in " ".join(meta["outputs"])
+        assert read_png(png)["config_hash"] == meta["config_hash"]
+        assert meta["config_hash"].encode() in (study_dir / "figures" / f"{fig}.pdf").read_bytes()
+    score_meta = json.loads((tiny_run / "results" / "scorecard.meta.json").read_text())
+    assert score_meta["rule"] == "scorecard" and score_meta["versions"]["torch"]
 
 
 @pytest.mark.pipeline
@@ -58,7 +85,8 @@ def scratch_copy(tmp_path_factory, name):
 
 @pytest.mark.pipeline
 def test_same_config_gives_identical_numbers(tiny_run, tmp_path_factory):
-    """Two runs of the tiny config on the same CPU: identical numbers tables and result arrays."""
+    """Two runs of the tiny config on the same CPU: identical numbers tables, provenance records,
+    PNGs and result arrays."""
     import numpy as np
 
     from grokrepro.io import load_npz
@@ -66,7 +94,8 @@ def test_same_config_gives_identical_numbers(tiny_run, tmp_path_factory):
     again = scratch_copy(tmp_path_factory, "again")
     proc = snakemake(again, "fig_metastable_3", "fig_metastable_1b")
     assert proc.returncode == 0, proc.stderr[-3000:]
-    first = [tiny_run / "results" / "metastable" / "numbers" / f"{fig}.csv" for fig in ("3", "1b")]
+    first = [tiny_run / "results" / "metastable" / kind / f"{fig}{ext}" for fig in ("3", "1b")
+             for kind, ext in (("numbers", ".csv"), ("numbers", ".meta.json"), ("figures", ".png"))]
     for a in first:
         b = again / a.relative_to(tiny_run)
         assert a.read_bytes() == b.read_bytes(), a
@@ -80,33 +109,49 @@ def test_same_config_gives_identical_numbers(tiny_run, tmp_path_factory):
 
 
 @pytest.mark.pipeline
-def test_killed_run_resumes_without_corrupt_files(tmp_path_factory):
-    """SIGKILL snakemake while a training job runs, start again: it finishes, nothing half-written."""
+def test_killed_run_resumes_without_corrupt_files(tiny_run, tmp_path_factory):
+    """SIGKILL snakemake while a training job runs, start again: the job continues from its
+    checkpoint, finishes with the uninterrupted run's exact results, nothing half-written."""
     import os
     import signal
     import time
 
+    import numpy as np
+
     from grokrepro.io import load_npz
 
     work = scratch_copy(tmp_path_factory, "killed")
-    cmd = [sys.executable, "-m", "snakemake", "--cores", "1", "fig_metastable_1a", "--config", "preset=tiny"]
+    # checkpoint_minutes=0: save after every check, so the tiny jobs have a checkpoint to resume
+    cmd = [sys.executable, "-m", "snakemake", "--cores", "1", "fig_metastable_1a",
+           "--config", "preset=tiny", "checkpoint_minutes=0"]
     proc = subprocess.Popen(cmd, cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)
-    logs = work / "results" / "logs" / "metastable" / "escape"
+    escape = work / "results" / "metastable" / "escape"
     deadline = time.time() + 300
-    while time.time() < deadline and proc.poll() is None and not (logs.exists() and any(logs.iterdir())):
-        time.sleep(0.05)
+    while time.time() < deadline and proc.poll() is None and not list(escape.rglob("*.ckpt")):
+        time.sleep(0.01)
     assert proc.poll() is None, "the run finished before it could be interrupted"
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
+    killed_in = {p.name.split(".")[1] for p in escape.rglob("*.ckpt")}  # .<start>.npz.<hash>.ckpt
+    assert killed_in
     # a killed Snakemake leaves its lock behind; the documented recovery is --unlock, then run again
     unlock = subprocess.run(cmd + ["--unlock"], cwd=work, capture_output=True, text=True, timeout=120)
     assert unlock.returncode == 0, unlock.stderr[-2000:]
     resumed = subprocess.run(cmd, cwd=work, capture_output=True, text=True, timeout=600)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
+    logs = " ".join(p.read_text() for p in (work / "results" / "logs" / "metastable" / "escape").rglob("*.log"))
+    assert "resumed from checkpoint" in logs
     assert not list((work / "results").rglob("*.tmp*")), "temporary files left behind"
+    assert not list((work / "results").rglob("*.ckpt")), "checkpoints left behind"
     for f in (work / "results").rglob("*.npz"):
         load_npz(f)  # every result file is complete
+    for f in sorted(escape.rglob("*.npz")):
+        a, meta_a = load_npz(f)
+        b, meta_b = load_npz(tiny_run / f.relative_to(work))
+        assert meta_a == meta_b
+        for key in a:
+            np.testing.assert_array_equal(a[key], b[key], err_msg=f"{f}:{key}")
     assert (work / "results" / "metastable" / "figures" / "1a.pdf").exists()
 
 

@@ -17,9 +17,12 @@ live beside their study.
 """
 from __future__ import annotations
 
+import hashlib
 import math
+import os
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable, Protocol, Sequence
 
 import numpy as np
@@ -219,6 +222,41 @@ def log_grid(max_epochs: int, points: int) -> np.ndarray:
 Monitor = Callable[[int, dict, torch.Tensor], torch.Tensor]
 
 
+def _fingerprint(model, params, data: Data, *args) -> str:
+    """Hash of everything that determines a training call's trajectory (for its checkpoint)."""
+    h = hashlib.sha256(repr(model).encode())
+    tensors = [*params, *(t for t in (data.x_train, data.y_train) if t is not None)]
+    for a in (*tensors, *args):
+        if isinstance(a, torch.Tensor):
+            a = a.detach().cpu().contiguous().numpy()
+        h.update(np.ascontiguousarray(a).tobytes() if isinstance(a, np.ndarray) else repr(a).encode())
+    return h.hexdigest()
+
+
+def _save_checkpoint(path, state: dict) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+
+
+def _load_checkpoint(path, fingerprint: str) -> dict | None:
+    """The saved state if ``path`` holds a checkpoint of this very run, else None."""
+    path = Path(path)
+    if not path.exists():
+        return None
+    try:
+        state = torch.load(path, weights_only=True)
+    except Exception as err:  # a checkpoint is only ever replaced atomically; still, never trust it blindly
+        log(f"ignoring unreadable checkpoint {path}: {err}")
+        return None
+    if state.get("fingerprint") != fingerprint:
+        log(f"ignoring checkpoint {path}: it belongs to a different run")
+        return None
+    return state
+
+
 @dataclass
 class RunResult:
     params: list[torch.Tensor]
@@ -245,6 +283,9 @@ def train(
     progress_every: float = 30.0,
     label: str = "train",
     check_at_records: bool = False,
+    checkpoint: str | Path | None = None,
+    checkpoint_every: float = 600.0,
+    monitor_state: dict[str, torch.Tensor] | None = None,
 ) -> RunResult:
     """Train all replicas with minibatch SGD for up to ``max_epochs`` epochs.
 
@@ -254,6 +295,13 @@ def train(
     minibatch-order stream (used when a run continues from an earlier one).
     ``check_at_records=True`` adds a check at every epoch of ``record_epochs`` (otherwise only
     record epochs that fall on a check, i.e. multiples of ``check_every``, are recorded).
+
+    ``checkpoint``: a file to which the whole loop state (parameters, active replicas, records,
+    statuses and the tensors of ``monitor_state``, the monitor's own state) is written atomically
+    after a check once ``checkpoint_every`` seconds have passed since the last one. A call that
+    finds a checkpoint of the same run (same model, data, initial parameters and arguments)
+    continues from it and gives exactly the result of an uninterrupted call; the file is removed
+    when the call returns.
     """
     torch.set_flush_denormal(True)
     device, dtype = params[0].device, params[0].dtype
@@ -311,9 +359,25 @@ def train(
             act_params = [ap[keep] for ap in act_params]
         return mets
 
-    check(0)
-    epoch = 0
+    fingerprint = _fingerprint(model, params, data, lr_t, wd_t, seeds_t, max_epochs, check_every, record_epochs,
+                               batch_size, epoch_offset, check_at_records) if checkpoint else ""
+    state = _load_checkpoint(checkpoint, fingerprint) if checkpoint else None
+    if state is not None:
+        epoch, steps_done = state["epoch"], state["steps_done"]
+        for p, saved in zip(params, state["params"]):
+            p.copy_(saved)
+        active = state["active"].to(device)
+        act_params = [p[active] for p in params]
+        status[:], stop_epoch[:] = state["status"].numpy(), state["stop_epoch"].numpy()
+        records = {k: v.numpy().copy() for k, v in state["records"].items()}
+        for k, v in (monitor_state or {}).items():
+            v.copy_(state["monitor_state"][k])
+        log(f"[{label}] resumed from checkpoint {checkpoint} at epoch {epoch}")
+    else:
+        check(0)
+        epoch = 0
     last_good = [p.clone() for p in act_params]
+    last_ckpt = time.time()
     while epoch < max_epochs and active.numel():
         chunk = min(check_every, max_epochs - epoch)
         if check_at_records:
@@ -350,6 +414,16 @@ def train(
         check(epoch)
         last_good = [p.clone() for p in act_params]
         now = time.time()
+        if checkpoint and now - last_ckpt >= checkpoint_every and active.numel():
+            for p, ap in zip(params, act_params):
+                p[active] = ap
+            _save_checkpoint(checkpoint, {
+                "fingerprint": fingerprint, "epoch": epoch, "steps_done": steps_done,
+                "params": [p.cpu() for p in params], "active": active.cpu(),
+                "status": torch.from_numpy(status.copy()), "stop_epoch": torch.from_numpy(stop_epoch.copy()),
+                "records": {k: torch.from_numpy(v) for k, v in records.items()},
+                "monitor_state": {k: v.cpu() for k, v in (monitor_state or {}).items()}})
+            last_ckpt = now
         if progress_every and now - last_log > progress_every:
             rate = epoch / (now - t0)
             log(f"[{label}] epoch {epoch}/{max_epochs}, {active.numel()}/{r} replicas running, "
@@ -358,5 +432,7 @@ def train(
     for p, ap in zip(params, act_params):
         p[active] = ap
     status[active.cpu().numpy()] = np.where(epoch >= max_epochs, BUDGET, RUNNING)
+    if checkpoint:
+        Path(checkpoint).unlink(missing_ok=True)
     return RunResult(params=params, status=status, stop_epoch=stop_epoch, record_epochs=record_epochs,
                      records=records, steps=steps_done)

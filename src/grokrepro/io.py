@@ -38,7 +38,7 @@ def versions() -> dict[str, str]:
     return out
 
 
-def provenance(params: Mapping[str, Any] | None = None, **extra) -> dict:
+def result_meta(params: Mapping[str, Any] | None = None, **extra) -> dict:
     """Metadata record stored with a result: the params, their hash and the package versions."""
     params = dict(params or {})
     return {"config_hash": config_hash(params), "params": params, "versions": versions(), **extra}
@@ -73,6 +73,18 @@ def save_json(path: str | Path, obj: Any) -> None:
     tmp = atomic_target(path)
     tmp.write_text(json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
     os.replace(tmp, path)
+
+
+def checkpoint_path(output: str | Path, run_hash: str) -> Path:
+    """Where the training job writing ``output`` keeps its checkpoint: a hidden sibling named by the
+    hash of the job's parameters (so a changed config never resumes an old run); checkpoints of
+    other parameters for the same output are removed."""
+    output = Path(output)
+    path = output.with_name(f".{output.name}.{run_hash}.ckpt")
+    for stale in output.parent.glob(f".{output.name}.*.ckpt"):
+        if stale != path:
+            stale.unlink(missing_ok=True)
+    return path
 
 
 def log(msg: str) -> None:

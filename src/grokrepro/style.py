@@ -10,6 +10,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import seaborn as sns  # noqa: E402
 
+from .provenance import figure_metadata  # noqa: E402
+
 PALETTE = sns.color_palette("colorblind")
 
 
@@ -37,7 +39,6 @@ def save(fig, pdf: str | Path, png: str | Path) -> None:
         for stale in path.parent.glob(f".{path.stem}.*.tmp{path.suffix}"):
             stale.unlink(missing_ok=True)  # left by an earlier, killed attempt
         tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp{path.suffix}")
-        kwargs = {"metadata": {"CreationDate": None}} if path.suffix == ".pdf" else {"metadata": {"Software": None}}
-        fig.savefig(tmp, **kwargs)
+        fig.savefig(tmp, metadata=figure_metadata(path.suffix))
         os.replace(tmp, path)
     plt.close(fig)

@@ -13,7 +13,8 @@ RES = "results"
 
 
 def figure_outputs(study, fig):
-    """The outputs of one figure rule: PDF, PNG (in the report) and its numbers table."""
+    """The outputs of one figure rule: PDF, PNG (in the report), its numbers table and the
+    provenance record of all three (written by grokrepro.provenance.start)."""
     base = f"{RES}/{study}/figures/{fig}"
     return {
         "pdf": f"{base}.pdf",
@@ -24,6 +25,7 @@ def figure_outputs(study, fig):
             labels={"figure": fig},
         ),
         "numbers": f"{RES}/{study}/numbers/{fig}.csv",
+        "meta": f"{RES}/{study}/numbers/{fig}.meta.json",
     }
 
 

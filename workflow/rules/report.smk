@@ -20,6 +20,7 @@ rule scorecard:
     output:
         table=report(f"{RES}/scorecard.csv", caption="../report/scorecard.rst", category="scorecard"),
         summary=f"{RES}/scorecard_summary.csv",
+        meta=f"{RES}/scorecard.meta.json",
     log:
         f"{RES}/logs/scorecard.log",
     script:
@@ -31,6 +32,7 @@ rule archive:
         figures=all_figures(),
         scorecard=rules.scorecard.output.table,
         summary=rules.scorecard.output.summary,
+        scorecard_meta=rules.scorecard.output.meta,
     output:
         f"{RES}/archive/grokrepro-{CFG['preset']}.tar.gz",
     params:

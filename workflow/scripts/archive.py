@@ -3,9 +3,11 @@ import sys
 from pathlib import Path
 
 from grokrepro.report import archive_extras, build_archive
+from grokrepro import provenance
 
-sys.stderr = open(snakemake.log[0], "w")
-files = {str(f): f for f in list(snakemake.input.figures) + [snakemake.input.scorecard, snakemake.input.summary]}
+provenance.start(snakemake)
+files = {str(f): f for f in list(snakemake.input.figures) + [snakemake.input.scorecard, snakemake.input.summary,
+                                                         snakemake.input.scorecard_meta]}
 for report in ("results/report.html", "results/report.zip"):
     if Path(report).exists():  # built by `snakemake --report` beforehand
         files[report] = report

@@ -1,12 +1,12 @@
 """Rule dichotomy_data: generate one data set (+ its max-margin classifiers if linear)."""
-import sys
 
 import numpy as np
 
 from grokrepro.dichotomy import analysis, data
-from grokrepro.io import log, provenance, save_npz
+from grokrepro.io import log, result_meta, save_npz
+from grokrepro import provenance
 
-sys.stderr = open(snakemake.log[0], "w")
+provenance.start(snakemake)
 spec = dict(snakemake.params.spec)
 arrays = data.make(spec.pop("kind"), **spec)
 if "w_star" in arrays:  # linear classification: the kernel (L2) and late (L1) max-margin directions
@@ -15,4 +15,4 @@ if "w_star" in arrays:  # linear classification: the kernel (L2) and late (L1) m
         arrays[f"w_{name}"] = w
         arrays[f"acc_{name}"] = np.array(analysis.test_accuracy(w, arrays["x_test"], arrays["y_test"]))
         log(f"max-{name.upper()}-margin classifier: test accuracy {float(arrays[f'acc_{name}']):.4f}")
-save_npz(snakemake.output[0], arrays, provenance(snakemake.params.spec, seed=snakemake.params.spec["seed"]))
+save_npz(snakemake.output[0], arrays, result_meta(snakemake.params.spec, seed=snakemake.params.spec["seed"]))

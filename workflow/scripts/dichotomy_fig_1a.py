@@ -1,12 +1,11 @@
 """Rule fig_dichotomy_1a: sparse linear classification, diagonal net."""
-import sys
 
-from grokrepro import style
+from grokrepro import provenance, style
 from grokrepro.dichotomy.plots import fig_margin
 from grokrepro.io import load_npz
 from grokrepro.numbers import write_numbers
 
-sys.stderr = open(snakemake.log[0], "w")
+provenance.start(snakemake)
 run, _ = load_npz(snakemake.input.run)
 data, _ = load_npz(snakemake.input.data)
 fig, rows = fig_margin(run, data, snakemake.params.run, snakemake.params.figures, misgrok=False)

@@ -1,12 +1,11 @@
 """Rule fig_dichotomy_2: modular addition with a two-layer ReLU net (2a He init, 2b init scale, 2c lambda)."""
-import sys
 
-from grokrepro import style
+from grokrepro import provenance, style
 from grokrepro.dichotomy.plots import fig_modadd
 from grokrepro.io import load_npz
 from grokrepro.numbers import write_numbers
 
-sys.stderr = open(snakemake.log[0], "w")
+provenance.start(snakemake)
 runs = {k: load_npz(getattr(snakemake.input, k[-1]))[0] for k in ("2a", "2b", "2c")}
 fig, rows = fig_modadd(runs, snakemake.params.runs, snakemake.params.figures)
 style.save(fig, snakemake.output.pdf, snakemake.output.png)

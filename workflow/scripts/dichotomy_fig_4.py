@@ -1,12 +1,11 @@
 """Rule fig_dichotomy_4: modular addition without weight decay, normalised GD (step eta/L)."""
-import sys
 
-from grokrepro import style
+from grokrepro import provenance, style
 from grokrepro.dichotomy.plots import fig_nowd
 from grokrepro.io import load_npz
 from grokrepro.numbers import write_numbers
 
-sys.stderr = open(snakemake.log[0], "w")
+provenance.start(snakemake)
 run, _ = load_npz(snakemake.input.run)
 fig, rows = fig_nowd(run, snakemake.params.run, snakemake.params.figures)
 style.save(fig, snakemake.output.pdf, snakemake.output.png)

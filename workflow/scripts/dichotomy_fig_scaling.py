@@ -1,12 +1,11 @@
 """Rule fig_dichotomy_scaling: measured transition step vs ln(alpha)/(lr*lambda), and the collapse."""
-import sys
 
-from grokrepro import style
+from grokrepro import provenance, style
 from grokrepro.dichotomy.plots import fig_scaling
 from grokrepro.io import load_npz
 from grokrepro.numbers import write_numbers
 
-sys.stderr = open(snakemake.log[0], "w")
+provenance.start(snakemake)
 diag, _ = load_npz(snakemake.input.diag)
 matrix, _ = load_npz(snakemake.input.matrix)
 p = snakemake.params

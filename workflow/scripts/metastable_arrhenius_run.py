@@ -1,12 +1,13 @@
 """Rule metastable_arrhenius_run: every (learning rate, seed) from the trap, until escape or budget."""
-import sys
 
 from grokrepro.engine import resolve_device, resolve_dtype
-from grokrepro.io import provenance, save_npz
+from grokrepro.io import result_meta, save_npz
 from grokrepro.metastable.arrhenius import temperature_sweep
 from grokrepro.metastable.trap import load_data, load_start
+from grokrepro import provenance
 
-sys.stderr = open(snakemake.log[0], "w")
+provenance.start(snakemake)
+ckpt = provenance.checkpoint(snakemake)
 p = snakemake.params
 device, dtype = resolve_device(p.device), resolve_dtype(p.dtype)
 data = load_data(snakemake.input.train, snakemake.input.test, device, dtype)
@@ -14,8 +15,8 @@ model, params, start, start_meta = load_start(snakemake.input.start, device, dty
 sw, esc = p.sweep, p.escape
 out = temperature_sweep(model, params, data, sw["start"], start["seeds"], p.beta, sw["lrs"], sw["batch_size"],
                         sw["max_epochs"], esc["check_every"], esc["sv_threshold"], p.polish["steps"], p.polish["lr"],
-                        esc["record_points"])
+                        esc["record_points"], **ckpt)
 out["start_phase"] = start["phase"]
-save_npz(snakemake.output[0], out, provenance({"sweep": sw, "beta": p.beta, "escape": esc, "polish": p.polish,
+save_npz(snakemake.output[0], out, result_meta({"sweep": sw, "beta": p.beta, "escape": esc, "polish": p.polish,
                                                "start_config_hash": start_meta.get("config_hash")},
                                               seeds=start["seeds"].tolist()))

@@ -1,13 +1,14 @@
 """Rule metastable_data: sample the joint-Gaussian train/test sets."""
 import sys
 
-from grokrepro.io import provenance, save_npz
+from grokrepro.io import result_meta, save_npz
 from grokrepro.metastable.data import DataSpec, generate
+from grokrepro import provenance
 
-sys.stderr = open(snakemake.log[0], "w")
+provenance.start(snakemake)
 spec = dict(snakemake.params.spec)
 arrays = generate(DataSpec(**{**spec, "features": tuple(spec["features"])}))
-meta = provenance(spec, seed=spec["seed"], dataset=snakemake.wildcards.dataset)
+meta = result_meta(spec, seed=spec["seed"], dataset=snakemake.wildcards.dataset)
 save_npz(snakemake.output.train, {"x": arrays["x_train"], "y": arrays["y_train"], "sv": arrays["sv_train"],
                                   "sv_pool": arrays["sv_pool"], "cov_xx_eig": arrays["cov_xx_eig_train"],
                                   "s": arrays["s_train"]}, meta)

@@ -1,12 +1,13 @@
 """Rule metastable_escape: train from a start at an operating point, detect escapes online."""
-import sys
 
 from grokrepro.engine import resolve_device, resolve_dtype
-from grokrepro.io import provenance, save_npz
+from grokrepro.io import result_meta, save_npz
 from grokrepro.metastable.escape import run_escape
 from grokrepro.metastable.trap import load_data, load_start
+from grokrepro import provenance
 
-sys.stderr = open(snakemake.log[0], "w")
+provenance.start(snakemake)
+ckpt = provenance.checkpoint(snakemake)
 p, wc = snakemake.params, snakemake.wildcards
 device, dtype = resolve_device(p.device), resolve_dtype(p.dtype)
 data = load_data(snakemake.input.train, snakemake.input.test, device, dtype)
@@ -14,8 +15,8 @@ model, params, start, start_meta = load_start(snakemake.input.start, device, dty
 pt, esc = p.point, p.escape
 out = run_escape(model, params, data, wc.start, start["seeds"], pt["beta"], pt["lr"], pt["batch_size"],
                  pt["max_epochs"], esc["check_every"], esc["sv_threshold"], esc["stop_on_escape"], p.polish_steps,
-                 esc["record_points"], label=f"escape {wc.point}/{wc.start}")
+                 esc["record_points"], label=f"escape {wc.point}/{wc.start}", **ckpt)
 out["start_phase"] = start["phase"]
-save_npz(snakemake.output[0], out, provenance({"point": pt, "escape": esc, "start": wc.start,
+save_npz(snakemake.output[0], out, result_meta({"point": pt, "escape": esc, "start": wc.start,
                                                "start_config_hash": start_meta.get("config_hash")},
                                               seeds=start["seeds"].tolist()))

@@ -1,12 +1,12 @@
 """Rule fig_metastable_1a: escape from trapped starts at each dense-data operating point."""
-import sys
 from pathlib import Path
 
 from grokrepro.io import load_npz
 from grokrepro.metastable.figures_escape import fig1a
 from grokrepro.numbers import write_numbers
+from grokrepro import provenance
 
-sys.stderr = open(snakemake.log[0], "w")
+provenance.start(snakemake)
 p = snakemake.params
 runs = {}
 for f in snakemake.input.runs:

@@ -1,12 +1,12 @@
 """Rule fig_metastable_3: the phase diagram (test MSE vs beta, both sweep directions)."""
 import re
-import sys
 
 from grokrepro.io import load_npz
 from grokrepro.metastable.figures import fig3
 from grokrepro.numbers import write_numbers
+from grokrepro import provenance
 
-sys.stderr = open(snakemake.log[0], "w")
+provenance.start(snakemake)
 p = snakemake.params
 sweep, _ = load_npz(snakemake.input.sweep)
 companions = {int(re.search(r"L(\d+)\.npz$", f).group(1)): load_npz(f)[0] for f in snakemake.input.companion}

@@ -1,11 +1,11 @@
 """Rule fig_metastable_4: the bifurcation diagram with the sweeps' singular values overlaid."""
-import sys
 
 from grokrepro.io import load_npz
 from grokrepro.metastable.figures import fig4
 from grokrepro.numbers import write_numbers
+from grokrepro import provenance
 
-sys.stderr = open(snakemake.log[0], "w")
+provenance.start(snakemake)
 p = snakemake.params
 sweep, _ = load_npz(snakemake.input.sweep)
 train, _ = load_npz(snakemake.input.train)

@@ -1,15 +1,15 @@
 """Rule metastable_trap: checkpoint every seed in the requested start phase."""
 import math
-import sys
 
 import numpy as np
 
 from grokrepro.engine import Data, DeepLinear, resolve_device, resolve_dtype
-from grokrepro.io import load_npz, log, provenance, save_npz
+from grokrepro.io import load_npz, log, result_meta, save_npz
 from grokrepro.metastable.sweep import dims
 from grokrepro.metastable.trap import feature_frames, make_start, phase_of
+from grokrepro import provenance
 
-sys.stderr = open(snakemake.log[0], "w")
+provenance.start(snakemake)
 p, wc = snakemake.params, snakemake.wildcards
 train, _ = load_npz(snakemake.input.train)
 test, _ = load_npz(snakemake.input.test)
@@ -27,5 +27,5 @@ phase = phase_of(params, p.threshold, k, (u, v))
 log(f"start {wc.start} at point {wc.point}: learned-feature pattern per seed {phase.astype(int).tolist()}")
 arrays = {f"W{l}": w.cpu().numpy() for l, w in enumerate(params)}
 arrays.update({"phase": phase, "seeds": np.asarray(p.seeds), **info})
-save_npz(snakemake.output[0], arrays, provenance({"trap": p.trap, "model": p.model, "seeds": p.seeds, "start": wc.start},
+save_npz(snakemake.output[0], arrays, result_meta({"trap": p.trap, "model": p.model, "seeds": p.seeds, "start": wc.start},
                                                   seeds=list(p.seeds)))

@@ -1,11 +1,11 @@
 """Rules fig_ridge_*: draw one figure of Study C and write its numbers table."""
-import sys
 
 from grokrepro.io import load_npz
 from grokrepro.numbers import write_numbers
 from grokrepro.ridge import plots
+from grokrepro import provenance
 
-sys.stderr = open(snakemake.log[0], "w")
+provenance.start(snakemake)
 fig, p, inp, out = snakemake.params.fig, dict(snakemake.params.p), snakemake.input, snakemake.output
 
 

@@ -2,8 +2,9 @@
 import sys
 
 from grokrepro.report import SCORE_COLUMNS, scorecard, write_csv
+from grokrepro import provenance
 
-sys.stderr = open(snakemake.log[0], "w")
+provenance.start(snakemake)
 rows, summary = scorecard(snakemake.input.tables)
 write_csv(snakemake.output.table, rows, SCORE_COLUMNS)
 write_csv(snakemake.output.summary, summary, ["study", "rows", "agrees", "deviates", "n/a"])

@@ -37,8 +37,10 @@ def grid(run: dict, seeds) -> dict[str, np.ndarray]:
     return {"alpha": a, "weight_decay": wd, "seed": s.astype(int)}
 
 
-def run_grid(run: dict, arrays: dict, seeds, device="cpu", dtype=torch.float64, label="train") -> dict:
-    """Train every replica of ``run``; returns the grid, record steps and records (E, R, ...)."""
+def run_grid(run: dict, arrays: dict, seeds, device="cpu", dtype=torch.float64, label="train",
+             checkpoint=None, checkpoint_every: float = 600.0) -> dict:
+    """Train every replica of ``run``; returns the grid, record steps and records (E, R, ...).
+    ``checkpoint`` (a file) lets a killed run continue where it was (:func:`grokrepro.engine.train`)."""
     model = build_model(run, arrays)
     base = model.base if isinstance(model, models.LossNormalised) else model
     g = grid(run, seeds if run["family"] == "relu" else [0])
@@ -62,7 +64,7 @@ def run_grid(run: dict, arrays: dict, seeds, device="cpu", dtype=torch.float64, 
     record = engine.log_grid(steps, run["points"])
     res = engine.train(model, params, data, lr, g["weight_decay"], data.x_train.shape[0], g["seed"], steps,
                        check_every=max(steps, 1), record_epochs=record, monitor=monitor, check_at_records=True,
-                       label=label)
+                       label=label, checkpoint=checkpoint, checkpoint_every=checkpoint_every)
     out = {f"grid_{k}": v for k, v in g.items()}
     out["steps"] = res.record_epochs
     out["status"] = res.status

@@ -24,7 +24,7 @@ from .escape import run_escape
 
 def temperature_sweep(model: DeepLinear, params, data: Data, start: str, seeds, beta: float, lrs, batch_size: int,
                       max_epochs: int, check_every: int, sv_threshold: float, polish_steps: int, polish_lr: float,
-                      record_points: int) -> dict[str, np.ndarray]:
+                      record_points: int, checkpoint=None, checkpoint_every: float = 600.0) -> dict[str, np.ndarray]:
     seeds = np.asarray(seeds, dtype=np.int64)
     lrs = np.asarray(lrs, dtype=float)
     s = len(seeds)
@@ -32,7 +32,7 @@ def temperature_sweep(model: DeepLinear, params, data: Data, start: str, seeds, 
     rep_seeds = np.concatenate([seeds + 100_000 * j for j in range(len(lrs))])
     out = run_escape(model, tiled, data, start, rep_seeds, beta, np.repeat(lrs, s), batch_size, max_epochs,
                      check_every, sv_threshold, True, polish_steps, record_points, label=f"arrhenius {start}",
-                     polish_lr=polish_lr)
+                     polish_lr=polish_lr, checkpoint=checkpoint, checkpoint_every=checkpoint_every)
     out["lr"] = np.repeat(lrs, s)
     out["lrs"] = lrs
     return out

@@ -99,9 +99,10 @@ def escape_monitor(plateau: np.ndarray, global_min: float, sv_index: np.ndarray,
 
 def run_escape(model: DeepLinear, params, data: Data, start: str, seeds, beta: float, lr,
                batch_size: int, max_epochs: int, check_every: int, sv_threshold: float, stop_on_escape: bool,
-               polish_steps: int, record_points: int, label: str = "escape", polish_lr: float | None = None
-               ) -> dict[str, np.ndarray]:
-    """``lr`` may be a scalar or one learning rate per replica (temperature sweeps)."""
+               polish_steps: int, record_points: int, label: str = "escape", polish_lr: float | None = None,
+               checkpoint=None, checkpoint_every: float = 600.0) -> dict[str, np.ndarray]:
+    """``lr`` may be a scalar or one learning rate per replica (temperature sweeps); ``checkpoint``
+    (a file) lets a killed run continue where it was (see :func:`grokrepro.engine.train`)."""
     k = min(data.x_train.shape[1], data.y_train.shape[1])
     n = data.x_train.shape[0]
     batch_size = min(batch_size, n)
@@ -126,7 +127,8 @@ def run_escape(model: DeepLinear, params, data: Data, start: str, seeds, beta: f
                                     stop_on_escape and not no_lower_state)
     grid = engine.log_grid(max_epochs, record_points)
     res = engine.train(model, params, data, lr, beta, batch_size, seeds, max_epochs, check_every=check_every,
-                       record_epochs=grid, monitor=monitor, check_at_records=True, label=label)
+                       record_epochs=grid, monitor=monitor, check_at_records=True, label=label,
+                       checkpoint=checkpoint, checkpoint_every=checkpoint_every, monitor_state=state)
     esc_mse, esc_sv = state["mse"].numpy(), state["sv"].numpy()
     return {
         "epochs": grid,
