@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import math
+import time
 
 import numpy as np
 import torch
@@ -73,7 +74,7 @@ def _relu_init(seed, tag, n, m, d, nu2, n_test):
 
 
 def gd_two_layer(seeds, n, m, d, nu2, lam, eta, eps, c, t_max, n_test=2000, tag=0,
-                 record=None, grid_ratio=1.01, threads=1, dtype=torch.float64):
+                 record=None, grid_ratio=1.01, threads=1, dtype=torch.float64, progress_every=30.0):
     """Full-batch GD on N(x) = Σ_j a_j σ(⟨w_j, x⟩), zero teacher, both layers with weight decay.
 
     Init a_j ~ N(0, 1/m), w_j ~ N(0, ν²/d I_d), x ~ N(0, I_d); replicas = ``seeds`` (same
@@ -81,7 +82,8 @@ def gd_two_layer(seeds, n, m, d, nu2, lam, eta, eps, c, t_max, n_test=2000, tag=
     (checked every step); t2 = first grid step with test loss ≤ c on ``n_test`` held-out inputs,
     the grid being every step up to 100 then geometric with ratio ``grid_ratio`` (t2 is exact to
     that relative resolution). Stops when every replica has reached t2 or at ``t_max``.
-    Returns dict with t1, t2 (R,), and train/test curves on ``record`` steps (if given).
+    Returns dict with t1, t2 (R,), and train/test curves on ``record`` steps (if given). A progress
+    line (step, replicas still running, time left) goes to the log every ``progress_every`` s.
     """
     torch.set_num_threads(max(1, int(threads)))
     R = len(seeds)
@@ -101,7 +103,13 @@ def gd_two_layer(seeds, n, m, d, nu2, lam, eta, eps, c, t_max, n_test=2000, tag=
         out = torch.einsum("rtm,rm->rt", torch.relu(torch.einsum("rtd,rmd->rtm", Xt, W)), A)
         return (out**2).mean(1)
 
+    t0 = last_log = time.time()
     for t in range(int(t_max) + 1):
+        if time.time() - last_log > progress_every:
+            last_log = time.time()
+            rate = t / (last_log - t0)
+            log(f"two-layer GD step {t}/{int(t_max)}, {int(np.isnan(t2).sum())}/{R} replicas before t2, "
+                f"{rate:.3g} steps/s, <= {(t_max - t) / rate:.0f}s left")
         pre = torch.einsum("rnd,rmd->rnm", X, W)
         h = torch.relu(pre)
         out = torch.einsum("rnm,rm->rn", h, A)
