@@ -1,4 +1,6 @@
 """The engine's Study B model families against plain torch references, step for step."""
+import math
+
 import numpy as np
 import torch
 
@@ -87,3 +89,31 @@ def test_diagonal_init_norm_is_alpha():
     u, v = m.init([7.0])
     assert abs(float(torch.sqrt(u.pow(2).sum() + v.pow(2).sum())) - 7.0) < 1e-12
     assert float(m.w([u, v]).abs().max()) == 0.0
+
+
+def test_relu_cross_entropy_accurate_at_large_margins():
+    """The loss stays accurate where log_softmax rounds it to 0, and the normalised-GD direction
+    ∇L/L stays finite (and equal to grads/loss) where L is tiny or underflows."""
+    arr = D.modular_addition(5, 0.6, seed=3)
+    dat = M.to_data(arr, "relu", "cpu", torch.float64)
+    m = M.ReLUNet(10, 8, 5)
+    params = m.init([1], [1.0])
+    batch = (dat.x_train, dat.y_train)
+    for _ in range(300):  # fit the training set (margins > 0), then blow the logits up
+        params = [p - 0.5 * g for p, g in zip(params, m.grads(params, batch))]
+    f = m.forward(params, dat.x_train)[2]
+    assert bool((f.argmax(-1) == dat.y_train).all())
+    for c, finite_loss in ((30.0, True), (1e4, False)):
+        big = [params[0], params[1], c * params[2]]
+        loss, grads = m.loss_and_grads(big, batch)
+        ng = m.normalised_grads(big, batch)
+        assert all(bool(torch.isfinite(g).all()) for g in ng)
+        if finite_loss:
+            fc = (c * f[0]).tolist()
+            exact = np.mean([math.log1p(sum(math.exp(v - row[y]) for j, v in enumerate(row) if j != y))
+                             for row, y in zip(fc, dat.y_train.tolist())])
+            assert abs(float(loss) - exact) <= 1e-9 * exact
+            for g, h in zip(grads, ng):
+                assert _rel(g / loss, h) < 1e-8
+        else:
+            assert float(loss) == 0.0 and float(sum(g.norm() for g in ng)) > 0

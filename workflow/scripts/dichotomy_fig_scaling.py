@@ -1,4 +1,5 @@
-"""Rule fig_dichotomy_scaling: measured transition step vs ln(alpha)/(lr*lambda), and the collapse."""
+"""Rule fig_dichotomy_scaling: measured transition vs ln(alpha)/(lr*lambda) (or ln(alpha)/lambda in flow
+time), the collapse, and the offset-corrected fit t*lambda = a*ln(alpha) + c."""
 
 from grokrepro import provenance, style
 from grokrepro.dichotomy.plots import fig_scaling

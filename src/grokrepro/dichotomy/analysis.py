@@ -54,6 +54,35 @@ def predicted_step(alpha: float, lr: float, weight_decay: float) -> float:
     return math.log(alpha) / (lr * weight_decay)
 
 
+def fit_log_law(log_alpha, t_lambda, level: float = 0.95) -> dict:
+    """Least-squares fit of t·λ = a·ln α + c over a grid (beyond the paper: the law is asymptotic
+    in α and leaves an O(1) offset c). Non-finite points are dropped. Returns ``slope``,
+    ``offset``, their standard errors and Student-t ``level`` confidence intervals, ``n`` and the
+    residual standard deviation ``rms``."""
+    from scipy import stats
+
+    x, y = np.asarray(log_alpha, float), np.asarray(t_lambda, float)
+    ok = np.isfinite(x) & np.isfinite(y)
+    x, y = x[ok], y[ok]
+    out = {k: math.nan for k in ("slope", "offset", "slope_se", "offset_se", "slope_lo", "slope_hi",
+                                 "offset_lo", "offset_hi", "rms")}
+    out["n"] = int(x.size)
+    if x.size < 3 or np.ptp(x) == 0:
+        return out
+    a = np.stack([x, np.ones_like(x)], 1)
+    coef, *_ = np.linalg.lstsq(a, y, rcond=None)
+    resid = y - a @ coef
+    dof = x.size - 2
+    s2 = float(resid @ resid) / dof
+    cov = s2 * np.linalg.inv(a.T @ a)
+    se = np.sqrt(np.diag(cov))
+    q = float(stats.t.ppf(0.5 + level / 2, dof))
+    out.update(slope=float(coef[0]), offset=float(coef[1]), slope_se=float(se[0]), offset_se=float(se[1]),
+               slope_lo=float(coef[0] - q * se[0]), slope_hi=float(coef[0] + q * se[0]),
+               offset_lo=float(coef[1] - q * se[1]), offset_hi=float(coef[1] + q * se[1]), rms=math.sqrt(s2))
+    return out
+
+
 # --------------------------------------------------------------------------- max-margin solvers
 def max_l2_margin(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """argmin ‖w‖₂ s.t. y_i <w, x_i> >= 1 (hard-margin SVM without bias), via its dual QP

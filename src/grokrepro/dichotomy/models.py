@@ -163,6 +163,27 @@ class MatrixFactor:
 
 
 # --------------------------------------------------------------------------- two-layer ReLU nets
+def _labels(y: torch.Tensor, f: torch.Tensor) -> torch.Tensor:
+    return y.expand(f.shape[0], -1) if y.dim() == 1 else y
+
+
+def _onehot(y: torch.Tensor, f: torch.Tensor) -> torch.Tensor:
+    return torch.zeros_like(f).scatter_(-1, _labels(y, f)[..., None], 1.0)
+
+
+def _cross_entropy(f: torch.Tensor, y: torch.Tensor):
+    """Per-sample cross-entropy ℓ_i = log(1 + Σ_{j≠y} exp(f_j − f_y)) of logits f (R, n, c), with
+    lse_i = log Σ_{j≠y} exp(f_j − f_y) and ∂ℓ_i/∂f. Written so that ℓ stays accurate (not rounded to
+    0) for margins beyond ~37, where log_softmax returns exactly 0: normalised GD divides by L."""
+    yy = _labels(y, f)
+    onehot = _onehot(y, f)
+    s = f - f.gather(-1, yy[..., None])
+    lse = torch.logsumexp(s.masked_fill(onehot.bool(), -math.inf), -1)
+    ell = torch.nn.functional.softplus(lse)
+    p = torch.exp(s - ell[..., None]).masked_fill(onehot.bool(), 0.0)  # off-class softmax probabilities
+    return ell, lse, p - onehot * p.sum(-1, keepdim=True)
+
+
 @dataclass(frozen=True)
 class ReLUNet:
     dim_in: int
@@ -194,27 +215,40 @@ class ReLUNet:
         """x: (n, k) long, the positions of the ones of each one-hot input (W₁x = Σ_k W₁[:, x_k])."""
         w1, b1, w2 = params
         w1t = w1.transpose(1, 2)  # (R, d_in, h)
-        z = b1.transpose(1, 2) + sum(w1t[:, x[:, j]] for j in range(x.shape[1]))  # (R, n, h)
+        z = sum(w1t[:, x[:, j]] for j in range(x.shape[1])) + b1.transpose(1, 2)  # (R, n, h); b₁ last: faster
         a = torch.relu(z)
         return z, a, torch.bmm(a, w2.transpose(1, 2))  # (R, n, c)
 
-    def loss_and_grads(self, params, batch):
-        x, y = batch
-        w1, b1, w2 = params
-        z, a, f = self.forward(params, x)
-        logp = torch.log_softmax(f, -1)
-        yy = y.expand(f.shape[0], -1) if y.dim() == 1 else y
-        loss = -logp.gather(-1, yy[..., None])[..., 0].mean(-1)
-        df = logp.exp()
-        df.scatter_add_(-1, yy[..., None], -torch.ones_like(df[..., :1]))
-        df /= f.shape[1]
+    def _backward(self, params, x, z, a, df):
+        """Gradients of Σ_i ⟨df_i, f_i⟩ (df: (R, n, c)) w.r.t. W₁, b₁, W₂."""
+        w1, _, w2 = params
         gw2 = torch.bmm(df.transpose(1, 2), a)
-        dz = torch.bmm(df, w2) * (z > 0)
+        dz = torch.bmm(df, w2).masked_fill_(z <= 0, 0.0)
         gw1t = torch.zeros_like(w1.transpose(1, 2))
         for j in range(x.shape[1]):
             gw1t.index_add_(1, x[:, j], dz)
-        gw1 = gw1t.transpose(1, 2)
-        return loss, [gw1, dz.sum(1)[..., None], gw2]
+        return [gw1t.transpose(1, 2), dz.sum(1)[..., None], gw2]
+
+    def loss_and_grads(self, params, batch):
+        x, y = batch
+        z, a, f = self.forward(params, x)
+        ell, _, df = _cross_entropy(f, y)
+        return ell.mean(-1), self._backward(params, x, z, a, df / f.shape[1])
+
+    def normalised_grads(self, params, batch):
+        """∇L/L (the normalised-GD direction), computed with the common factor max_i ℓ_i divided
+        out of numerator and denominator, so it stays finite when L itself underflows."""
+        x, y = batch
+        z, a, f = self.forward(params, x)
+        ell, lse, _ = _cross_entropy(f, y)
+        log_ell = torch.where(lse < -20.0, lse, torch.log(ell))  # log ℓ = log softplus(lse) ≈ lse there
+        m = log_ell.max(-1, keepdim=True).values
+        fy = f.gather(-1, _labels(y, f)[..., None])
+        onehot = _onehot(y, f)
+        p = torch.exp(f - fy - ell[..., None] - m[..., None]).masked_fill(onehot.bool(), 0.0)
+        df = p - onehot * p.sum(-1, keepdim=True)
+        df /= torch.exp(log_ell - m).sum(-1)[:, None, None]
+        return self._backward(params, x, z, a, df)
 
     def grads(self, params, batch):
         return self.loss_and_grads(params, batch)[1]
@@ -224,9 +258,8 @@ class ReLUNet:
         norm2 = sum(p.pow(2).flatten(1).sum(-1) for p in params)
         for split, x, y in (("train", data.x_train, data.y_train), ("test", data.x_test, data.y_test)):
             f = self.forward(params, x)[2]
-            logp = torch.log_softmax(f, -1)
             yy = y.expand(f.shape[0], -1)
-            out[f"{split}_loss"] = -logp.gather(-1, yy[..., None])[..., 0].mean(-1)
+            out[f"{split}_loss"] = _cross_entropy(f, y)[0].mean(-1)
             out[f"{split}_acc"] = (f.argmax(-1) == yy).to(f.dtype).mean(-1)
             if split == "train":
                 fy = f.gather(-1, yy[..., None])[..., 0]
@@ -247,6 +280,8 @@ class LossNormalised:
         return self.base.batches(data, idx)
 
     def grads(self, params, batch):
+        if hasattr(self.base, "normalised_grads"):  # computed without dividing by an underflowing L
+            return self.base.normalised_grads(params, batch)
         loss, grads = self.base.loss_and_grads(params, batch)
         scale = 1.0 / loss
         return [g * scale.view(-1, *([1] * (g.dim() - 1))) for g in grads]

@@ -62,7 +62,8 @@ def measure(run: dict, r: int, classification: bool, fig_cfg: dict) -> dict:
     return analysis.transition(s, test, fit, fig_cfg["tail"], fig_cfg["min_jump"] if classification else 0.0)
 
 
-def ratio_row(name: str, measured: float, predicted: float, tol: float, note: str = "") -> Row:
+def ratio_row(name: str, measured: float, predicted: float, tol: float, note: str = "",
+              what: str = "step, predicted = ln(alpha)/(lr*lambda)") -> Row:
     ratio = measured / predicted if math.isfinite(measured) and predicted > 0 else math.nan
     if math.isfinite(ratio):
         verdict = "agrees" if 1 / tol <= ratio <= tol else "deviates"
@@ -70,7 +71,7 @@ def ratio_row(name: str, measured: float, predicted: float, tol: float, note: st
         verdict = "deviates"
         note = (note + "; " if note else "") + "no transition detected within the run"
     return Row(f"transition_ratio[{name}]", ratio, theory=1.0, verdict=verdict,
-               note=f"measured/predicted step, predicted = ln(alpha)/(lr*lambda) = {predicted:.4g}; "
+               note=f"measured/predicted {what} = {predicted:.4g}; "
                     f"agrees if within x{tol:g}" + (f"; {note}" if note else ""))
 
 
@@ -148,15 +149,22 @@ def fig_modadd(runs: dict, cfgs: dict, fig_cfg: dict):
     panel(axes[0, 0], axes[1, 0], run, 0, f"(a) He init, λ={run['grid_weight_decay'][0]:g}", True, tr["step"])
     axes[0, 0].legend(fontsize=7)
     rows += _modadd_rows("2a", run, 0, tr)
+    rows.append(Row("rise_decades[2a]", rise_decades(run, 0, tr),
+                    note="log10 of the steps from 10 % to 90 % of the test-accuracy rise (compare Fig 4)"))
+    rows.append(Row("grokking_delay[2a]", tr["step"] / tr["fit"] if tr["fit"] > 0 else math.nan,
+                    verdict="agrees" if tr["step"] / tr["fit"] >= 10 else "deviates",
+                    note="transition step / train-fit step; paper: train fits early, test jumps much later "
+                         "(agrees if >= 10, i.e. a decade apart)"))
     # 2b / 2c: overlays of test accuracy (solid) and train accuracy (dotted); norm below
     for col, key, label, var in ((1, "2b", "init scale α (W₂ = 0)", "grid_alpha"), (2, "2c", "weight decay λ", "grid_weight_decay")):
         run = runs[key]
-        trs = []
+        trs, fits = [], []
         for r in range(len(run[var])):
             color = style.PALETTE[r % len(style.PALETTE)]
             s = run["steps"]
             tr = measure(run, r, True, fig_cfg)
             trs.append(tr["step"])
+            fits.append(tr["fit"])
             val = run[var][r]
             axes[0, col].plot(s, _rec(run, "test_acc", r), color=color, label=f"test, {var[5:]}={val:g}")
             axes[0, col].plot(s, _rec(run, "train_acc", r), color=color, ls=":", lw=1)
@@ -170,14 +178,58 @@ def fig_modadd(runs: dict, cfgs: dict, fig_cfg: dict):
         axes[1, col].set_xlabel("GD step")
         for a in axes[:, col]:
             _symlog(a, run["steps"])
-        order = np.asarray(trs, float)
-        ok = np.all(np.isfinite(order)) and np.all(np.diff(order) * (1 if key == "2b" else -1) > 0)
-        rows.append(Row(f"transition_order[{key}]", " < ".join(f"{t:.0f}" for t in order),
-                        verdict="agrees" if ok else "deviates",
-                        note=("paper: larger init scale -> later transition" if key == "2b"
-                              else "paper: larger lambda -> earlier transition")))
+        rows += _modadd_order_rows(key, run, var, np.asarray(trs, float), np.asarray(fits, float), cfgs, fig_cfg)
     fig.tight_layout()
     return fig, rows
+
+
+def _modadd_order_rows(key, run, var, trs, fits, cfgs, fig_cfg):
+    """2b: transitions later and train fits earlier with α; the delay t(α) − t(1) against the
+    theory ln(α)/(η_lr·λ). 2c: transitions earlier with λ, among the λ that fit the training set
+    (the paper's largest λ collapses training)."""
+    vals = np.asarray(run[var], float)
+    listing = ", ".join(f"{v:g}: {t:.0f}" for v, t in zip(vals, trs))
+    rows = []
+    if key == "2b":
+        ok = bool(np.all(np.isfinite(trs)) and np.all(np.diff(trs) > 0))
+        rows.append(Row("transition_order[2b]", listing, verdict="agrees" if ok else "deviates",
+                        note="transition step per init scale alpha; paper: larger init scale -> later transition "
+                             "(read: 10^7.0, 10^7.27, 10^7.47 at x1/x10/x100)"))
+        ok = bool(np.all(np.isfinite(fits)) and np.all(np.diff(fits) <= 0))
+        rows.append(Row("train_fit_order[2b]", ", ".join(f"{v:g}: {t:.0f}" for v, t in zip(vals, fits)),
+                        verdict="agrees" if ok else "deviates",
+                        note="first step with train accuracy 1 per alpha; paper: larger init scale -> train fits earlier"))
+        lr, wd = cfgs["fig2b"]["lr"], float(run["grid_weight_decay"][0])
+        i1 = int(np.argmin(vals))
+        for v, t in zip(vals, trs):
+            if v == vals[i1]:
+                continue
+            delay, pred = t - trs[i1], math.log(v / vals[i1]) / (lr * wd)
+            ratio = delay / pred if math.isfinite(delay) else math.nan
+            tol = fig_cfg["ratio_tolerance"]
+            rows.append(Row(f"transition_delay[2b,alpha={v:g}]", delay, theory=pred,
+                            verdict="agrees" if math.isfinite(ratio) and 1 / tol <= ratio <= tol else "deviates",
+                            note=f"t(alpha) - t(alpha={vals[i1]:g}) in steps; theory: ln(alpha ratio)/(lr*lambda) "
+                                 f"(large-init kernel phase lasts ln(alpha)/lambda longer); agrees if within x{tol:g}; "
+                                 f"paper (read): log10 t(alpha)/t(1) = 0.27 (x10), 0.47 (x100), here "
+                                 f"{math.log10(t / trs[i1]) if t > 0 and trs[i1] > 0 else math.nan:.2f}"))
+        return rows
+    fitted = np.isfinite(fits)
+    t = trs[fitted]
+    ok = bool(t.size >= 2 and np.all(np.isfinite(t)) and np.all(np.diff(t) < 0))
+    collapsed = ", ".join(f"{v:g}" for v in vals[~fitted])
+    rows.append(Row("transition_order[2c]", listing, verdict="agrees" if ok else "deviates",
+                    note="transition step per lambda, among the lambda whose training set is fitted; "
+                         "paper: larger lambda -> earlier transition, the largest (3e-3) collapses training"
+                         + (f"; train never fitted (collapse) at lambda = {collapsed}" if collapsed else "")))
+    top = int(np.argmax(vals))
+    rows.append(Row(f"train_collapse[2c,lambda={vals[top]:g}]", "collapses" if not fitted[top] else f"fits at step {fits[top]:.0f}",
+                    paper="collapses (lambda = 3e-3)",
+                    verdict="agrees" if not fitted[top] and fitted.any() else "deviates",
+                    note="largest lambda of the sweep: does weight decay stop the training set from being fitted? "
+                         "(the lambda at which it does depends on the margin the net can reach, hence on p, h and the data); "
+                         "agrees if it collapses while a smaller lambda fits"))
+    return rows
 
 
 def _modadd_rows(name, run, r, tr):
@@ -194,12 +246,14 @@ def fig_nowd(run: dict, cfg: dict, fig_cfg: dict):
     style.apply()
     fig, axes = plt.subplots(2, 1, figsize=(4.2, 4.8), sharex=True)
     tr = measure(run, 0, True, fig_cfg)
-    panel(axes[0], axes[1], run, 0, f"no weight decay, step η/L(θ), η={cfg['lr']:g}", True, tr["step"])
+    ax_n = panel(axes[0], axes[1], run, 0, f"no weight decay, step η/L(θ), η={cfg['lr']:g}", True, tr["step"])
+    ax_n.set_yscale("log")  # the norm grows without bound
     for a in axes:
         a.set_xscale("log")
         a.set_xlim(1, run["steps"][-1])
     axes[0].legend(fontsize=7)
     fig.tight_layout()
+    rise = rise_decades(run, 0, tr)
     rows = [
         Row("train_fit_step", tr["fit"]),
         Row("transition_step", tr["step"], note="test-accuracy midpoint crossing (NaN: no rise of more than min_jump)"),
@@ -207,8 +261,25 @@ def fig_nowd(run: dict, cfg: dict, fig_cfg: dict):
         Row("test_acc_final", tr["final"],
             verdict="agrees" if tr["final"] - tr["plateau"] > fig_cfg["min_jump"] else "deviates",
             note=f"paper: test accuracy climbs slowly over log time without weight decay; agrees if it rises by > {fig_cfg['min_jump']:g}"),
+        Row("rise_decades", rise, paper="slow (over log time)",
+            verdict="agrees" if math.isfinite(rise) and rise >= 1.0 else "deviates",
+            note="log10 of (first step at plateau + 90 % of the rise) / (first step at + 10 %); "
+                 "agrees if the climb spans >= 1 decade (our reading of 'slowly over log time')"),
     ]
     return fig, rows
+
+
+def rise_decades(run: dict, r: int, tr: dict) -> float:
+    """Decades of steps the test accuracy takes to go from 10 % to 90 % of its rise P → F."""
+    s, m = run["steps"], _rec(run, "test_acc", r)
+    p, f = tr["plateau"], tr["final"]
+    if not all(math.isfinite(v) for v in (p, f, tr["fit"])) or f - p <= 0:
+        return math.nan
+    after = s >= tr["fit"]
+    hit = [np.flatnonzero(after & (m >= p + q * (f - p))) for q in (0.1, 0.9)]
+    if not all(h.size for h in hit):
+        return math.nan
+    return float(math.log10(max(s[hit[1][0]], 1) / max(s[hit[0][0]], 1)))
 
 
 # --------------------------------------------------------------------------- Fig 3
@@ -245,51 +316,125 @@ def fig_matrix(run: dict, data: dict, cfg: dict, fig_cfg: dict):
 
 
 # --------------------------------------------------------------------------- scaling law
+def _flow_time(run: dict, cfg: dict) -> np.ndarray:
+    """Gradient-flow time of each record: ``time`` (adaptive-step runs) or step × lr."""
+    return np.asarray(run["time"], float) if "time" in run else np.asarray(run["steps"], float) * cfg["lr"]
+
+
+def scaling_points(run: dict, cfg: dict, classification: bool, fig_cfg: dict) -> dict:
+    """Per replica: α, λ, the measured transition in flow time t (record axis step × lr, or
+    the flow-time axis of an adaptive-step run), the prediction ln(α)/λ, and ``settled``: the
+    test metric moved by < 10 % of |final − plateau| over the run's last third (t ≥ t_end/1.5)
+    (otherwise the final value, hence the midpoint and the ratio, still depend on the horizon)."""
+    axis = run["time"] if "time" in run else run["steps"]
+    scale = 1.0 if "time" in run else cfg["lr"]
+    out = {"alpha": np.asarray(run["grid_alpha"], float), "lambda": np.asarray(run["grid_weight_decay"], float)}
+    t, settled = [], []
+    for r in range(len(out["alpha"])):
+        train = _rec(run, "train_acc" if classification else "train_loss", r)
+        test = _rec(run, "test_acc" if classification else "test_loss", r)
+        fit = analysis.fit_step(axis, train, classification, fig_cfg["fit_tol"])
+        tr = analysis.transition(axis, test, fit, fig_cfg["tail"], fig_cfg["min_jump"] if classification else 0.0)
+        t.append(tr["step"] * scale)
+        ok = np.isfinite(test) & (np.asarray(axis, float) > 0)
+        tt, m = np.asarray(axis, float)[ok], test[ok]
+        late = m[tt >= tt[-1] / 1.5] if m.size else m
+        jump = abs(tr["final"] - tr["plateau"])
+        settled.append(bool(late.size and math.isfinite(jump) and np.ptp(late) < 0.1 * jump))
+    out["t"] = np.array(t)
+    out["settled"] = np.array(settled)
+    out["pred"] = np.log(out["alpha"]) / out["lambda"]
+    return out
+
+
+def law_rows(name: str, pts: dict, slope_tol: float) -> tuple[list[Row], dict]:
+    """Rows of the offset-corrected law t·λ = a·ln α + c (beyond the paper)."""
+    fit = analysis.fit_log_law(np.log(pts["alpha"]), pts["t"] * pts["lambda"])
+    v, note = judge(fit["slope"], 1.0, rel_tol=slope_tol)
+    ci = "95% CI from OLS standard errors (Student t)"
+    rows = [
+        Row(f"scaling_slope[{name}]", fit["slope"], fit["slope_lo"], fit["slope_hi"], theory=1.0, verdict=v,
+            note=f"beyond the paper: least-squares fit of t*lambda = a*ln(alpha) + c over the {fit['n']} grid points "
+                 f"(t = flow time of the transition); {ci}; residual sd {fit['rms']:.3g}; {note}"),
+        Row(f"scaling_offset[{name}]", fit["offset"], fit["offset_lo"], fit["offset_hi"],
+            note=f"beyond the paper: the O(1) offset c of t*lambda = a*ln(alpha) + c (the paper's leading-order law "
+                 f"has none; it is why ln(alpha)/lambda is only asymptotically exact in alpha); {ci}"),
+    ]
+    return rows, fit
+
+
 def fig_scaling(diag: dict, diag_cfg: dict, matrix: dict, matrix_cfg: dict, fig_cfg: dict):
     style.apply()
-    fig, axes = plt.subplots(2, 2, figsize=(9, 7))
-    rows = []
+    fig, axes = plt.subplots(3, 2, figsize=(9, 10))
+    rows, law = [], []
     tol = fig_cfg["ratio_tolerance"]
+    markers = "osD^v<>"
     for col, (name, run, cfg, cls) in enumerate((("diag", diag, diag_cfg, True), ("matrix", matrix, matrix_cfg, False))):
-        ax_s, ax_c = axes[0, col], axes[1, col]
-        alphas = np.unique(run["grid_alpha"])
-        markers = "osD^v<>"
-        meas, preds = [], []
-        for r in range(len(run["grid_alpha"])):
-            a, wd = run["grid_alpha"][r], run["grid_weight_decay"][r]
-            pred = analysis.predicted_step(a, cfg["lr"], wd)
-            tr = measure(run, r, cls, fig_cfg)
-            meas.append(tr["step"]); preds.append(pred)
-            rows.append(ratio_row(f"{name},alpha={a:g},lambda={wd:g}", tr["step"], pred, tol))
-            ia = int(np.searchsorted(alphas, a))
-            wds = np.unique(run["grid_weight_decay"])
-            color = style.PALETTE[int(np.searchsorted(wds, wd)) % 10]
-            ax_s.scatter(pred, tr["step"], marker=markers[ia % len(markers)], color=color, zorder=3)
-            s = run["steps"]
+        ax_s, ax_c, ax_l = axes[0, col], axes[1, col], axes[2, col]
+        flow = "time" in run
+        pts = scaling_points(run, cfg, cls, fig_cfg)
+        alphas, wds = np.unique(pts["alpha"]), np.unique(pts["lambda"])
+        # measured vs predicted: in GD steps for a constant-lr run, in flow time for an adaptive one
+        unit = 1.0 if flow else cfg["lr"]
+        t_axis = _flow_time(run, cfg)
+        for r in range(len(pts["alpha"])):
+            a, wd = pts["alpha"][r], pts["lambda"][r]
+            unsettled = "" if pts["settled"][r] else ("test metric still moving at the end of the run (slow late phase): "
+                                                      "the final value, midpoint and ratio depend on the horizon")
+            if flow:
+                rows.append(ratio_row(f"{name},alpha={a:g},lambda={wd:g}", pts["t"][r], pts["pred"][r], tol,
+                                      note=f"adaptive step lr_k = min({cfg['lr']:g}, {cfg['adaptive_step']:g}/S_k), S_k a "
+                                           "sharpness bound; ratio = measured/predicted flow time (= the step ratio at constant lr)"
+                                           + (f"; {unsettled}" if unsettled else ""),
+                                      what="gradient-flow time t = sum of lr_k, predicted = ln(alpha)/lambda"))
+            else:
+                rows.append(ratio_row(f"{name},alpha={a:g},lambda={wd:g}", pts["t"][r] / unit, pts["pred"][r] / unit, tol,
+                                      note=unsettled))
+            ia, iw = int(np.searchsorted(alphas, a)), int(np.searchsorted(wds, wd))
+            color = style.PALETTE[iw % 10]
+            ax_s.scatter(pts["pred"][r] / unit, pts["t"][r] / unit, marker=markers[ia % len(markers)], color=color, zorder=3)
             y = _rec(run, "test_acc" if cls else "test_loss", r)
-            ax_c.plot(s * cfg["lr"] * wd / math.log(a), y, color=color, alpha=0.4 + 0.6 * ia / max(len(alphas) - 1, 1), lw=1)
-        lo = np.nanmin(preds) / 3
-        hi = np.nanmax(preds) * 3
-        xs = np.array([lo, hi])
-        ax_s.plot(xs, xs, "k-", lw=0.8, label="measured = ln α/(ηλ)")
+            ax_c.plot(t_axis * wd / math.log(a), y, color=color, alpha=0.4 + 0.6 * ia / max(len(alphas) - 1, 1), lw=1)
+            ax_l.scatter(math.log(a), pts["t"][r] * wd, marker=markers[ia % len(markers)], color=color, zorder=3)
+        xs = np.array([np.nanmin(pts["pred"]) / 3, np.nanmax(pts["pred"]) * 3]) / unit
+        ax_s.plot(xs, xs, "k-", lw=0.8, label="measured = predicted")
         ax_s.fill_between(xs, xs / tol, xs * tol, color="grey", alpha=0.2, label=f"within ×{tol:g}")
         ax_s.set_xscale("log"); ax_s.set_yscale("log")
-        ax_s.set_xlabel("predicted step ln α/(η_lr λ)")
-        ax_s.set_ylabel("measured transition step")
-        ax_s.set_title(f"{'diagonal net (sparse classification)' if cls else 'matrix completion'}", fontsize=9)
+        if flow:
+            ax_s.set_xlabel("predicted flow time ln α/λ")
+            ax_s.set_ylabel("measured transition time t = Σ lr_k")
+        else:
+            ax_s.set_xlabel("predicted step ln α/(η_lr λ)")
+            ax_s.set_ylabel("measured transition step")
+        ax_s.set_title("diagonal net (sparse classification), constant lr" if cls
+                       else "matrix completion" + (", adaptive step (flow time)" if flow else ""), fontsize=9)
         for ia, a in enumerate(alphas):
             ax_s.scatter([], [], marker=markers[ia % len(markers)], color="grey", label=f"α={a:g}")
-        for iw, wd in enumerate(np.unique(run["grid_weight_decay"])):
+        for iw, wd in enumerate(wds):
             ax_s.scatter([], [], marker="s", color=style.PALETTE[iw % 10], label=f"λ={wd:g}")
         ax_s.legend(fontsize=7)
         ax_c.set_xscale("log")
+        if flow:  # the flow-time grid starts at one step of the largest alpha: nothing happens before
+            ax_c.set_xlim(left=1e-3)
         ax_c.axvline(1.0, color="k", ls="--", lw=0.8)
-        ax_c.set_xlabel("rescaled time  step · η_lr λ / ln α")
+        ax_c.set_xlabel("rescaled time  t·λ / ln α  (t = step·η_lr" + (" or Σ lr_k)" if flow else ")"))
         ax_c.set_ylabel("test accuracy" if cls else "test loss")
         if not cls:
             ax_c.set_yscale("log")
         ax_c.set_title("collapse (colour: λ, opacity: α)", fontsize=9)
+        lrows, fit = law_rows(name, pts, fig_cfg["slope_tol"])
+        law += lrows
+        la = np.log(alphas)
+        xl = np.array([0.0, la.max() * 1.05])
+        ax_l.plot(xl, xl, "k-", lw=0.8, label="paper: t·λ = ln α")
+        if math.isfinite(fit["slope"]):
+            ax_l.plot(xl, fit["slope"] * xl + fit["offset"], color=style.PALETTE[5], ls="--", lw=1,
+                      label=f"fit: {fit['slope']:.3f}·ln α {fit['offset']:+.2f}")
+        ax_l.set_xlabel("ln α")
+        ax_l.set_ylabel("transition t·λ")
+        ax_l.set_title("offset-corrected law (beyond the paper)", fontsize=9)
+        ax_l.legend(fontsize=7)
     fig.tight_layout()
-    return fig, rows
+    return fig, rows + law
 
 

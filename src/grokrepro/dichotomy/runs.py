@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from .. import engine
-from . import models
+from . import flow, models
 
 
 def build_model(run: dict, arrays: dict):
@@ -40,7 +40,11 @@ def grid(run: dict, seeds) -> dict[str, np.ndarray]:
 def run_grid(run: dict, arrays: dict, seeds, device="cpu", dtype=torch.float64, label="train",
              checkpoint=None, checkpoint_every: float = 600.0) -> dict:
     """Train every replica of ``run``; returns the grid, record steps and records (E, R, ...).
-    ``checkpoint`` (a file) lets a killed run continue where it was (:func:`grokrepro.engine.train`)."""
+    ``checkpoint`` (a file) lets a killed run continue where it was (:func:`grokrepro.engine.train`).
+    A matrix run with ``adaptive_step`` set is integrated in gradient-flow time instead
+    (:func:`flow.run_grid_flow`: records on a flow-time grid ``time``, no checkpoint; minutes)."""
+    if run.get("adaptive_step"):
+        return flow.run_grid_flow(run, arrays, grid(run, [0]), device, dtype, label)
     model = build_model(run, arrays)
     base = model.base if isinstance(model, models.LossNormalised) else model
     g = grid(run, seeds if run["family"] == "relu" else [0])
