@@ -84,6 +84,8 @@ def checkpoint_path(output: str | Path, run_hash: str) -> Path:
     for stale in output.parent.glob(f".{output.name}.*.ckpt"):
         if stale != path:
             stale.unlink(missing_ok=True)
+    for partial in output.parent.glob(f"..{output.name}.*.ckpt.*.tmp"):  # a save killed mid-write
+        partial.unlink(missing_ok=True)
     return path
 
 
