@@ -1,5 +1,6 @@
-# Config validation and target helpers only; the science lives in src/grokrepro.
+# Config validation, target helpers and the rules' input/param functions; the science lives in src/grokrepro.
 from pathlib import Path
+from types import SimpleNamespace as Namespace
 
 from grokrepro.config import ConfigError, resolve
 
@@ -36,3 +37,58 @@ def code(*modules):
 
 def seeds(study_cfg):
     return list(range(study_cfg["seeds"]["first"], study_cfg["seeds"]["first"] + study_cfg["seeds"]["count"]))
+
+
+# --- Study A input and param functions (trap, escape and temperature-sweep rules)
+def point_data(wildcards):
+    """Train/test files of the data set an operating point uses."""
+    dataset = MS["escape"]["points"][wildcards.point]["dataset"]
+    return {split: f"{RES}/metastable/data/{dataset}/{split}.npz" for split in ("train", "test")}
+
+
+def trap_params(wildcards):
+    """What a start depends on: nothing of the trap block for a random start; the operating beta
+    only for a constructed trap (an annealed trap is the same at every operating point)."""
+    if wildcards.start == "random":
+        return None
+    cfg = dict(MS["trap"])
+    if cfg["method"] == "annealed":
+        cfg.pop("perturbation"), cfg.pop("polish_steps")
+        cfg["beta_init"] = cfg["beta_init"][wildcards.start]
+    else:
+        cfg.pop("beta_init")
+        cfg["op_beta"] = MS["escape"]["points"][wildcards.point]["beta"]
+    return cfg
+
+
+def sweep_beta(wildcards):
+    """The operating beta of a temperature sweep's point."""
+    return MS["escape"]["points"][MS["arrhenius"]["sweeps"][wildcards.sweep]["point"]]["beta"]
+
+
+def sweep_trap(wildcards):
+    sw = MS["arrhenius"]["sweeps"][wildcards.sweep]
+    return {"start": f"{RES}/metastable/traps/{sw['point']}/{sw['start']}.npz",
+            **point_data(Namespace(point=sw["point"]))}
+
+
+# --- Study C
+RG = CFG["ridge"]
+
+
+def ridge_seeds(block):
+    """Seeds of one figure block: seed_first .. seed_first + block['seeds'] - 1."""
+    return list(range(RG["seed_first"], RG["seed_first"] + block["seeds"]))
+
+
+RIDGE_CODE = code("ridge/features.py", "ridge/theory.py", "ridge/train.py")
+
+
+# --- cross-study (scorecard, archive)
+def all_figures():
+    """Every figure rule's outputs (each study's target rule lists them; call after those rules)."""
+    return [f for target in (rules.metastable, rules.dichotomy, rules.ridge) for f in target.input]
+
+
+def all_numbers():
+    return [f for f in all_figures() if str(f).endswith(".csv")]

@@ -1,18 +1,6 @@
 # Cross-study stage: the scorecard and the artifact archive.
 
 
-STUDY_TARGETS = [rules.metastable, rules.dichotomy, rules.ridge]
-
-
-def all_figures():
-    """Every figure rule's outputs (each study's target rule lists them)."""
-    return [f for target in STUDY_TARGETS for f in target.input]
-
-
-def all_numbers():
-    return [f for f in all_figures() if str(f).endswith(".csv")]
-
-
 rule scorecard:
     input:
         tables=all_numbers(),

@@ -22,17 +22,6 @@ rule metastable_escape:
         "../../scripts/metastable_escape.py"
 
 
-def sweep_beta(wildcards):
-    """The operating beta of a temperature sweep's point."""
-    return MS["escape"]["points"][MS["arrhenius"]["sweeps"][wildcards.sweep]["point"]]["beta"]
-
-
-def sweep_trap(wildcards):
-    sw = MS["arrhenius"]["sweeps"][wildcards.sweep]
-    return {"start": f"{RES}/metastable/traps/{sw['point']}/{sw['start']}.npz",
-            **point_data(Namespace(point=sw["point"]))}
-
-
 rule metastable_arrhenius_run:
     input:
         unpack(sweep_trap),

@@ -1,17 +1,6 @@
 # Study C, stage: training runs (exact GD trajectories for linear-in-theta models, iterative GD
 # for the two-layer ReLU network and the engine check). Each rule writes one .npz.
 
-RG = CFG["ridge"]
-
-
-def ridge_seeds(block):
-    """Seeds of one figure block: seed_first .. seed_first + block['seeds'] - 1."""
-    return list(range(RG["seed_first"], RG["seed_first"] + block["seeds"]))
-
-
-RIDGE_CODE = code("ridge/features.py", "ridge/theory.py", "ridge/train.py")
-
-
 rule ridge_curves_fig1:
     input:
         code=RIDGE_CODE,
