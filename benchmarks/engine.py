@@ -49,6 +49,18 @@ def main(argv=None):
         torch.cuda.synchronize()
     engine_rate = res.steps / (time.perf_counter() - t)
 
+    seeds_t = torch.as_tensor(seeds, device=device)
+    minibatch_indices(seeds_t, 0, 512, 64)
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    t = time.perf_counter()
+    for e in range(args.epochs):
+        minibatch_indices(seeds_t, e, 512, 64)
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    order_s = (time.perf_counter() - t) / args.epochs  # per epoch, all replicas
+    epoch_s = args.replicas * steps_per_epoch / engine_rate
+
     cpu_data = Data.from_numpy(arrays, "cpu", dtype)
     ref_epochs = max(1, args.epochs // 4)
     batches = {}
@@ -66,6 +78,8 @@ def main(argv=None):
     ref_rate = args.ref_replicas * ref_epochs * steps_per_epoch / (time.perf_counter() - t)
 
     print(f"engine    R={args.replicas:5d}: {engine_rate:12.4g} replica-steps/s")
+    print(f"minibatch orders     : {order_s * 1e3:12.3g} ms per epoch of all replicas "
+          f"({order_s / epoch_s:.0%} of the engine's epoch)")
     print(f"reference loop       : {ref_rate:12.4g} replica-steps/s (nn.Linear + torch.optim.SGD, one replica at a time)")
     print(f"ratio engine/loop    : {engine_rate / ref_rate:12.1f}x")
 

@@ -29,6 +29,25 @@ def test_generators():
     assert np.all(g["y_train"] * (g["x_train"] @ g["w_star"]) >= 12.5 - 1e-9)
 
 
+def test_sparse_inputs_are_int8_drawn_in_blocks(monkeypatch):
+    """Block-wise int8 draws give exactly the float ±1 data of one rng.choice call, and the
+    block-wise accuracy equals the direct one."""
+    d, n_train, n_test, k, seed = 50, 30, 40, 3, 7
+    rng = np.random.default_rng(seed)  # the generator as it was before int8 storage
+    w_star = np.zeros(d)
+    w_star[:k] = rng.choice([-1.0, 1.0], size=k)
+    x_ref = rng.choice([-1.0, 1.0], size=(n_train + n_test, d))
+    monkeypatch.setattr(D, "BLOCK_ELEMENTS", 3 * d + 1)  # blocks of 3 rows
+    assert len(D.row_blocks(n_train + n_test, d)) == 24
+    s = D.sparse_linear(d, n_train, n_test, k, seed)
+    assert s["x_train"].dtype == np.int8 and s["x_test"].dtype == np.int8
+    np.testing.assert_array_equal(np.concatenate([s["x_train"], s["x_test"]]), x_ref)
+    np.testing.assert_array_equal(s["y_test"], np.sign(x_ref[n_train:] @ w_star))
+    w = np.random.default_rng(1).standard_normal(d)
+    direct = np.mean((x_ref[n_train:] @ w) * s["y_test"] > 0)
+    assert A.test_accuracy(w, s["x_test"], s["y_test"]) == direct
+
+
 def test_transition_detection():
     steps = np.array([0, 1, 10, 100, 1000, 10000, 20000, 40000], float)
     test = np.array([0.5, 0.6, 0.6, 0.6, 0.6, 1.0, 1.0, 1.0])

@@ -37,6 +37,20 @@ def test_diagonal_matches_reference():
                 assert _rel(p[r], q) < 1e-5
 
 
+def test_diagonal_metrics_on_int8_test_set_equal_float(monkeypatch):
+    arr = D.sparse_linear(40, 24, 50, 3, seed=1)
+    monkeypatch.setattr(D, "BLOCK_ELEMENTS", 7 * 40)  # test outputs in 8 blocks
+    dat = M.to_data(arr, "diagonal", "cpu", torch.float64)
+    assert dat.x_test.dtype == torch.int8 and dat.x_train.dtype == torch.float64
+    as_float = engine.Data(dat.x_train, dat.y_train, dat.x_test.double(), dat.y_test)
+    model = M.DiagonalNet(40, 2, "logistic")
+    params = [p + 0.1 * torch.randn(p.shape, generator=torch.Generator().manual_seed(0), dtype=p.dtype)
+              for p in model.init([3.0, 5.0])]
+    got, want = model.metrics(params, dat), model.metrics(params, as_float)
+    for key in ("test_loss", "test_acc"):
+        torch.testing.assert_close(got[key], want[key], rtol=1e-12, atol=0)
+
+
 def test_matrix_matches_reference():
     arr = D.matrix_completion(6, 0.5, seed=2)
     dat = M.to_data(arr, "matrix", "cpu", torch.float64)

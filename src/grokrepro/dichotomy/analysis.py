@@ -15,6 +15,8 @@ import math
 import numpy as np
 from scipy.optimize import linprog, minimize
 
+from .data import row_blocks
+
 
 def fit_step(steps, train_metric, classification: bool, fit_tol: float = 1e-2) -> float:
     steps, m = np.asarray(steps, float), np.asarray(train_metric, float)
@@ -107,7 +109,8 @@ def max_l1_margin(x: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 
 def test_accuracy(w: np.ndarray, x: np.ndarray, y: np.ndarray) -> float:
-    m = (x @ w) * y
+    """Accuracy of sign(<w, x>) (ties count ½); x may be int8, cast a block of rows at a time."""
+    m = np.concatenate([x[b].astype(w.dtype) @ w for b in row_blocks(*x.shape)]) * y
     return float(np.mean((m > 0) + 0.5 * (m == 0)))
 
 

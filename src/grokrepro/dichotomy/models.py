@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from ..engine import Data, gather_batches
+from .data import row_blocks
 
 
 def to_data(arrays: dict, family: str, device, dtype) -> Data:
@@ -42,7 +43,17 @@ def to_data(arrays: dict, family: str, device, dtype) -> Data:
             k = int(a[0].sum())
             return i(np.nonzero(a)[1].reshape(a.shape[0], k))
         return Data(hot(arrays["x_train"]), i(arrays["y_train"]), hot(arrays["x_test"]), i(arrays["y_test"]))
-    return Data(f(arrays["x_train"]), f(arrays["y_train"]), f(arrays["x_test"]), f(arrays["y_test"]))
+    # an int8 test set (±1 inputs, Fig 1a) stays int8 on the device: DiagonalNet.metrics casts it in blocks
+    x_test = np.asarray(arrays["x_test"])
+    x_test = torch.as_tensor(x_test, device=device) if x_test.dtype == np.int8 else f(x_test)
+    return Data(f(arrays["x_train"]), f(arrays["y_train"]), x_test, f(arrays["y_test"]))
+
+
+def _outputs(w: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """(R, n) outputs <w_r, x_i>; an integer x is cast to w's dtype a block of rows at a time."""
+    if x.is_floating_point():
+        return w @ x.T
+    return torch.cat([w @ x[b].to(w.dtype).T for b in row_blocks(*x.shape)], -1)
 
 
 def _acc_pm1(f: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -98,7 +109,7 @@ class DiagonalNet:
         norm = torch.sqrt(sum(p.pow(2).sum(-1) for p in params))
         out = {}
         for split, x, y in (("train", data.x_train, data.y_train), ("test", data.x_test, data.y_test)):
-            f = w @ x.T
+            f = _outputs(w, x)
             out[f"{split}_loss"] = self._loss_dloss(f, y)[0]
             out[f"{split}_acc"] = _acc_pm1(f, y)
             if split == "train":
