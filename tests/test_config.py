@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from grokrepro.config import ConfigError, deep_merge, resolve
+from grokrepro.config import ConfigError, deep_merge, resolve, results_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMAS = ROOT / "workflow" / "schemas"
@@ -72,6 +72,16 @@ def test_top_level_errors(base):
         resolve({**base, "devcie": "cpu"}, SCHEMAS)
     with pytest.raises(ConfigError, match=r"device: 'gpu' is not one of"):
         resolve({**base, "device": "gpu"}, SCHEMAS)
+
+
+def test_each_preset_writes_to_its_own_results_folder():
+    assert results_dir({"preset": "default"}) == "results"
+    assert results_dir({"preset": "default", "results": "auto"}) == "results"
+    assert results_dir({"preset": "paper", "results": "auto"}) == "results/paper"
+    assert results_dir({"preset": "paper", "results": "scratch/run1/"}) == "scratch/run1"
+    cfg = yaml.safe_load((ROOT / "config.yaml").read_text())
+    with pytest.raises(ConfigError, match="results"):
+        resolve({**cfg, "results": ""}, ROOT / "workflow" / "schemas")
 
 
 def test_deep_merge_does_not_mutate():

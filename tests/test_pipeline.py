@@ -13,20 +13,22 @@ from grokrepro.numbers import COLUMNS
 
 from conftest import COPY, ROOT, snakemake
 
+TINY = "results/tiny"  # where the tiny preset writes (config key results: auto)
+
 
 @pytest.mark.pipeline
 def test_every_figure_and_numbers_table_is_written(tiny_run):
-    figures = sorted((tiny_run / "results").glob("*/figures/*.png"))
+    figures = sorted((tiny_run / TINY).glob("*/figures/*.png"))
     assert figures, "no figures were written"
     for png in figures:
         study, fig = png.parts[-3], png.stem
         assert png.stat().st_size > 5000 and png.with_suffix(".pdf").exists()
-        table = tiny_run / "results" / study / "numbers" / f"{fig}.csv"
+        table = tiny_run / TINY / study / "numbers" / f"{fig}.csv"
         rows = list(csv.DictReader(table.open()))
         assert tuple(rows[0].keys()) == COLUMNS and rows
         assert all(r["verdict"] in ("agrees", "deviates", "n/a") for r in rows)
     for fig in ("3", "4"):
-        assert (tiny_run / "results" / "metastable" / "figures" / f"{fig}.pdf").exists()
+        assert (tiny_run / TINY / "metastable" / "figures" / f"{fig}.pdf").exists()
 
 
 @pytest.mark.pipeline
@@ -36,8 +38,8 @@ def test_every_figure_and_table_carries_provenance(tiny_run):
     from grokrepro.config import config_hash
     from grokrepro.provenance import read_png
 
-    metas = sorted((tiny_run / "results").glob("*/numbers/*.meta.json"))
-    tables = sorted((tiny_run / "results").glob("*/numbers/*.csv"))
+    metas = sorted((tiny_run / TINY).glob("*/numbers/*.meta.json"))
+    tables = sorted((tiny_run / TINY).glob("*/numbers/*.csv"))
     assert len(metas) == len(tables) > 10
     for meta_path in metas:
         meta = json.loads(meta_path.read_text())
@@ -51,7 +53,7 @@ def test_every_figure_and_table_carries_provenance(tiny_run):
         assert f"{study_dir.name}/figures/{fig}.png" in " ".join(meta["outputs"])
         assert read_png(png)["config_hash"] == meta["config_hash"]
         assert meta["config_hash"].encode() in (study_dir / "figures" / f"{fig}.pdf").read_bytes()
-    score_meta = json.loads((tiny_run / "results" / "scorecard.meta.json").read_text())
+    score_meta = json.loads((tiny_run / TINY / "scorecard.meta.json").read_text())
     assert score_meta["rule"] == "scorecard" and score_meta["versions"]["torch"]
 
 
@@ -64,13 +66,13 @@ def test_nothing_reruns_when_nothing_changed(tiny_run):
 
 @pytest.mark.pipeline
 def test_scorecard_and_archive_verify(tiny_run):
-    score = tiny_run / "results" / "scorecard.csv"
+    score = tiny_run / TINY / "scorecard.csv"
     assert score.exists()
     rows = list(csv.DictReader(score.open()))
     assert {"metastable", "dichotomy", "ridge"} <= {r["study"] for r in rows}
     proc = snakemake(tiny_run, "archive")
     assert proc.returncode == 0, proc.stderr[-3000:]
-    archive = tiny_run / "results" / "archive" / "grokrepro-tiny.tar.gz"
+    archive = tiny_run / TINY / "archive" / "grokrepro-tiny.tar.gz"
     ok = subprocess.run([sys.executable, "-m", "grokrepro", "verify", str(archive)], capture_output=True, text=True)
     assert ok.returncode == 0, ok.stdout
 
@@ -94,12 +96,12 @@ def test_same_config_gives_identical_numbers(tiny_run, tmp_path_factory):
     again = scratch_copy(tmp_path_factory, "again")
     proc = snakemake(again, "fig_metastable_3", "fig_metastable_1b")
     assert proc.returncode == 0, proc.stderr[-3000:]
-    first = [tiny_run / "results" / "metastable" / kind / f"{fig}{ext}" for fig in ("3", "1b")
+    first = [tiny_run / TINY / "metastable" / kind / f"{fig}{ext}" for fig in ("3", "1b")
              for kind, ext in (("numbers", ".csv"), ("numbers", ".meta.json"), ("figures", ".png"))]
     for a in first:
         b = again / a.relative_to(tiny_run)
         assert a.read_bytes() == b.read_bytes(), a
-    for a in sorted((again / "results" / "metastable").rglob("*.npz")):
+    for a in sorted((again / TINY / "metastable").rglob("*.npz")):
         a = tiny_run / a.relative_to(again)
         arrays_a, meta_a = load_npz(a)
         arrays_b, meta_b = load_npz(again / a.relative_to(tiny_run))
@@ -126,7 +128,7 @@ def test_killed_run_resumes_without_corrupt_files(tiny_run, tmp_path_factory):
            "--config", "preset=tiny", "checkpoint_minutes=0"]
     proc = subprocess.Popen(cmd, cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)
-    escape = work / "results" / "metastable" / "escape"
+    escape = work / TINY / "metastable" / "escape"
     deadline = time.time() + 300
     while time.time() < deadline and proc.poll() is None and not list(escape.rglob("*.ckpt")):
         time.sleep(0.01)
@@ -140,11 +142,11 @@ def test_killed_run_resumes_without_corrupt_files(tiny_run, tmp_path_factory):
     assert unlock.returncode == 0, unlock.stderr[-2000:]
     resumed = subprocess.run(cmd, cwd=work, capture_output=True, text=True, timeout=600)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
-    logs = " ".join(p.read_text() for p in (work / "results" / "logs" / "metastable" / "escape").rglob("*.log"))
+    logs = " ".join(p.read_text() for p in (work / TINY / "logs" / "metastable" / "escape").rglob("*.log"))
     assert "resumed from checkpoint" in logs
-    assert not list((work / "results").rglob("*.tmp*")), "temporary files left behind"
-    assert not list((work / "results").rglob("*.ckpt")), "checkpoints left behind"
-    for f in (work / "results").rglob("*.npz"):
+    assert not list((work / TINY).rglob("*.tmp*")), "temporary files left behind"
+    assert not list((work / TINY).rglob("*.ckpt")), "checkpoints left behind"
+    for f in (work / TINY).rglob("*.npz"):
         load_npz(f)  # every result file is complete
     for f in sorted(escape.rglob("*.npz")):
         a, meta_a = load_npz(f)
@@ -152,7 +154,7 @@ def test_killed_run_resumes_without_corrupt_files(tiny_run, tmp_path_factory):
         assert meta_a == meta_b
         for key in a:
             np.testing.assert_array_equal(a[key], b[key], err_msg=f"{f}:{key}")
-    assert (work / "results" / "metastable" / "figures" / "1a.pdf").exists()
+    assert (work / TINY / "metastable" / "figures" / "1a.pdf").exists()
 
 
 def planned_jobs(workdir: Path, *args) -> dict[str, int]:
@@ -204,10 +206,10 @@ def test_editing_a_figure_script_redraws_only_that_figure(tiny_run):
 
 @pytest.mark.pipeline
 def test_report_has_every_figure_with_its_parameters(tiny_run):
-    proc = subprocess.run([sys.executable, "-m", "snakemake", "--report", "results/report.html",
+    proc = subprocess.run([sys.executable, "-m", "snakemake", "--report", f"{TINY}/report.html",
                            "--config", "preset=tiny"], cwd=tiny_run, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    html = (tiny_run / "results" / "report.html").read_text()
-    n_figures = len(list((tiny_run / "results").glob("*/figures/*.png")))
+    html = (tiny_run / TINY / "report.html").read_text()
+    n_figures = len(list((tiny_run / TINY).glob("*/figures/*.png")))
     assert html.count("Made with preset") >= n_figures
     assert "tiny</tt>" in html

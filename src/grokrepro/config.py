@@ -122,6 +122,16 @@ def resolve(config: Mapping[str, Any], schema_dir: str | Path) -> dict:
     return resolved
 
 
+def results_dir(cfg: Mapping[str, Any]) -> str:
+    """Where a run writes its results: the top-level ``results`` key. ``auto`` (the default) is
+    ``results`` for the default preset and ``results/<preset>`` for any other, so running one
+    preset never overwrites (or invalidates) another's outputs."""
+    res = str(cfg.get("results", "auto"))
+    if res == "auto":
+        return "results" if cfg["preset"] == "default" else f"results/{cfg['preset']}"
+    return res.rstrip("/")
+
+
 def config_hash(obj: Any) -> str:
     """Stable short hash of a JSON-serialisable object (used in provenance records)."""
     text = json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)

@@ -2,7 +2,7 @@
 from pathlib import Path
 from types import SimpleNamespace as Namespace
 
-from grokrepro.config import ConfigError, resolve
+from grokrepro.config import ConfigError, resolve, results_dir
 
 try:
     CFG = resolve(config, Path(workflow.basedir) / "workflow" / "schemas")
@@ -10,7 +10,7 @@ except ConfigError as err:
     raise WorkflowError(str(err)) from None
 
 MS = CFG["metastable"]
-RES = "results"
+RES = results_dir(CFG)  # results/ for the default preset, results/<preset> for others
 
 
 def figure_outputs(study, fig):

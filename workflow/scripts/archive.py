@@ -8,8 +8,9 @@ from grokrepro import provenance
 provenance.start(snakemake)
 files = {str(f): f for f in list(snakemake.input.figures) + [snakemake.input.scorecard, snakemake.input.summary,
                                                          snakemake.input.scorecard_meta]}
-for report in ("results/report.html", "results/report.zip"):
-    if Path(report).exists():  # built by `snakemake --report` beforehand
-        files[report] = report
+results = Path(snakemake.output[0]).parents[1]  # <results>/archive/grokrepro-<preset>.tar.gz
+for report in (results / "report.html", results / "report.zip"):
+    if report.exists():  # built by `snakemake --report <results>/report.html` beforehand
+        files[str(report)] = report
 build_archive(snakemake.output[0], files, archive_extras(snakemake.params.config, Path.cwd()))
 print(f"archived {len(files)} files to {snakemake.output[0]}", file=sys.stderr)
