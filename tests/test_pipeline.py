@@ -5,6 +5,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tarfile
 from pathlib import Path
 
 import pytest
@@ -75,6 +76,10 @@ def test_scorecard_and_archive_verify(tiny_run):
     archive = tiny_run / TINY / "archive" / "grokrepro-tiny.tar.gz"
     ok = subprocess.run([sys.executable, "-m", "grokrepro", "verify", str(archive)], capture_output=True, text=True)
     assert ok.returncode == 0, ok.stdout
+    with tarfile.open(archive) as tar:  # members named inside the run's own results folder
+        names = set(tar.getnames())
+    assert {"results/scorecard.csv", "results/metastable/figures/3.png", "config.resolved.json"} <= names
+    assert not any(n.startswith(("/", "results/tiny")) for n in names)
 
 
 def scratch_copy(tmp_path_factory, name):

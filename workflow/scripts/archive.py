@@ -6,11 +6,18 @@ from grokrepro.report import archive_extras, build_archive
 from grokrepro import provenance
 
 provenance.start(snakemake)
-files = {str(f): f for f in list(snakemake.input.figures) + [snakemake.input.scorecard, snakemake.input.summary,
-                                                         snakemake.input.scorecard_meta]}
 results = Path(snakemake.output[0]).parents[1]  # <results>/archive/grokrepro-<preset>.tar.gz
+
+
+def member(path) -> str:
+    """Archive name results/<path inside the results folder>, whichever folder the run used."""
+    return str(Path("results") / Path(path).relative_to(results))
+
+
+files = {member(f): f for f in list(snakemake.input.figures) + [snakemake.input.scorecard, snakemake.input.summary,
+                                                            snakemake.input.scorecard_meta]}
 for report in (results / "report.html", results / "report.zip"):
     if report.exists():  # built by `snakemake --report <results>/report.html` beforehand
-        files[str(report)] = report
+        files[member(report)] = report
 build_archive(snakemake.output[0], files, archive_extras(snakemake.params.config, Path.cwd()))
 print(f"archived {len(files)} files to {snakemake.output[0]}", file=sys.stderr)
