@@ -34,11 +34,20 @@ class Row:
             raise ValueError(f"verdict must be one of {VERDICTS}, got {self.verdict!r}")
 
 
-def judge(measured, reference, abs_tol=None, rel_tol=None) -> tuple[str, str]:
-    """Verdict of ``measured`` against ``reference`` with an absolute or relative tolerance.
+def judge(measured, reference, abs_tol=None, rel_tol=None, factor=None, bound=None) -> tuple[str, str]:
+    """Verdict of ``measured`` against ``reference`` under exactly one tolerance rule:
+
+    - ``abs_tol``: agrees if ``|measured - reference| <= abs_tol``;
+    - ``rel_tol``: agrees if ``|measured - reference| <= rel_tol * |reference|``;
+    - ``factor``: agrees if ``measured / reference`` lies in ``[1/factor, factor]`` (both > 0);
+    - ``bound="lower"`` / ``"upper"``: the reference is a bound the measured value must respect
+      (``measured >= reference`` / ``measured <= reference``).
 
     Returns (verdict, note-fragment). Missing or non-finite values give ``n/a``.
     """
+    rules = [r for r in (abs_tol, rel_tol, factor, bound) if r is not None]
+    if len(rules) != 1:
+        raise ValueError("judge takes exactly one of abs_tol, rel_tol, factor, bound")
     if measured is None or reference is None:
         return "n/a", "no value to compare"
     m, r = float(measured), float(reference)
@@ -47,8 +56,18 @@ def judge(measured, reference, abs_tol=None, rel_tol=None) -> tuple[str, str]:
     if abs_tol is not None:
         ok = abs(m - r) <= abs_tol
         return ("agrees" if ok else "deviates"), f"|measured-ref| <= {abs_tol:g}"
-    ok = abs(m - r) <= rel_tol * abs(r)
-    return ("agrees" if ok else "deviates"), f"|measured-ref| <= {rel_tol:g}*|ref|"
+    if rel_tol is not None:
+        ok = abs(m - r) <= rel_tol * abs(r)
+        return ("agrees" if ok else "deviates"), f"|measured-ref| <= {rel_tol:g}*|ref|"
+    if factor is not None:
+        if m <= 0 or r <= 0:
+            return "n/a", "ratio of non-positive values"
+        ok = 1 / factor <= m / r <= factor
+        return ("agrees" if ok else "deviates"), f"measured/ref within x{factor:g}"
+    if bound not in ("lower", "upper"):
+        raise ValueError(f"bound must be 'lower' or 'upper', got {bound!r}")
+    ok = m >= r if bound == "lower" else m <= r
+    return ("agrees" if ok else "deviates"), ("measured >= ref" if bound == "lower" else "measured <= ref")
 
 
 def _fmt(value) -> str:

@@ -10,6 +10,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import seaborn as sns  # noqa: E402
 
+import numpy as np  # noqa: E402
+
+from .numbers import write_numbers  # noqa: E402
 from .provenance import figure_metadata  # noqa: E402
 
 PALETTE = sns.color_palette("colorblind")
@@ -42,3 +45,23 @@ def save(fig, pdf: str | Path, png: str | Path) -> None:
         fig.savefig(tmp, metadata=figure_metadata(path.suffix))
         os.replace(tmp, path)
     plt.close(fig)
+
+
+def band(ax, x, Y, color, label=None, ls="-", q=(0.25, 0.75)):
+    """Median line over the last axis of ``Y`` (seeds or replicas) and its ``q`` quantile band
+    (inter-quartile by default); with a single column only the line is drawn."""
+    Y = np.asarray(Y, float)
+    with np.errstate(all="ignore"):
+        med = np.nanmedian(Y, axis=-1)
+        ax.plot(x, med, ls, color=color, label=label, lw=1.6)
+        if Y.shape[-1] > 1:
+            lo, hi = np.nanquantile(Y, q[0], axis=-1), np.nanquantile(Y, q[1], axis=-1)
+            ax.fill_between(x, lo, hi, color=color, alpha=0.25, lw=0)
+
+
+def save_figure(fig, rows, output) -> None:
+    """The one way a figure rule writes its outputs: ``fig`` as PDF + PNG and ``rows`` as the
+    numbers table (``output`` has ``pdf``, ``png`` and ``numbers``; the provenance record
+    ``meta`` was written by :func:`grokrepro.provenance.start`)."""
+    save(fig, output.pdf, output.png)
+    write_numbers(output.numbers, rows)

@@ -3,6 +3,7 @@ from pathlib import Path
 from types import SimpleNamespace as Namespace
 
 from grokrepro.config import ConfigError, resolve, results_dir
+from grokrepro.deps import source_files
 
 try:
     CFG = resolve(config, Path(workflow.basedir) / "workflow" / "schemas")
@@ -30,9 +31,14 @@ def figure_outputs(study, fig):
     }
 
 
-def code(*modules):
-    """Source files a rule's results depend on (inputs, so that editing them reruns the rule)."""
-    return [f"src/grokrepro/{m}" for m in modules]
+def script_inputs(name):
+    """A rule's script ``workflow/scripts/<name>.py`` and every ``src/grokrepro`` file it reaches
+    through its imports (derived by grokrepro.deps, never listed by hand): inputs, so that
+    editing any of them reruns the rule and editing anything else does not."""
+    base = Path(workflow.basedir)
+    script = f"workflow/scripts/{name}.py"
+    code = [str(Path(f).relative_to(base)) for f in source_files(base / script, base / "src")]
+    return {"script": script, "code": code}
 
 
 def seeds(study_cfg):

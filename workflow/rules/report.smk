@@ -4,7 +4,7 @@
 rule scorecard:
     input:
         tables=all_numbers(),
-        code=code("report.py", "numbers.py"),
+        **script_inputs("scorecard"),
     output:
         table=report(f"{RES}/scorecard.csv", caption="../report/scorecard.rst", category="scorecard"),
         summary=f"{RES}/scorecard_summary.csv",
@@ -21,6 +21,7 @@ rule archive:
         scorecard=rules.scorecard.output.table,
         summary=rules.scorecard.output.summary,
         scorecard_meta=rules.scorecard.output.meta,
+        **script_inputs("archive"),
     output:
         f"{RES}/archive/grokrepro-{CFG['preset']}.tar.gz",
     params:
