@@ -5,6 +5,7 @@ The cluster test needs root and Debian's slurm-wlm + munge (up.sh installs them 
 where that is impossible it is skipped, with the reason. Every snakemake call is guarded by
 `timeout -s KILL` (SIGTERM only makes snakemake wait for its running jobs).
 """
+import importlib.util
 import os
 import re
 import shutil
@@ -154,6 +155,8 @@ def test_profiles_read_account_and_partition_from_the_environment(monkeypatch):
 def slurm_cluster():
     """A single-node Slurm cluster on localhost with its state in a fresh temp dir; stopped
     (jobs cancelled, daemons killed by pid file, dir removed) afterwards."""
+    if importlib.util.find_spec("snakemake_executor_plugin_slurm") is None:
+        pytest.skip("the Slurm executor plugin is not installed (pip install -e '.[test]' brings it)")
     if os.geteuid() != 0:
         pytest.skip("a local Slurm cluster needs root (slurmd, munged)")
     if not shutil.which("timeout"):
