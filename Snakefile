@@ -8,6 +8,9 @@ min_version("9.0")
 configfile: "config.yaml"
 
 
+report: "workflow/report/workflow.rst"
+
+
 include: "workflow/rules/common.smk"
 # Study A -- metastable phases (Ersoy & Wiesner 2026)
 include: "workflow/rules/metastable/data.smk"
@@ -35,3 +38,10 @@ rule all:
         rules.dichotomy.input,
         rules.ridge.input,
         rules.scorecard.output,
+
+
+onsuccess:
+    from grokrepro.summary import closing_lines
+
+    for line in closing_lines(RES):
+        print(line)

@@ -26,7 +26,13 @@ def figure_outputs(study, fig):
             category=study,
             labels={"figure": fig},
         ),
-        "numbers": f"{RES}/{study}/numbers/{fig}.csv",
+        "numbers": report(
+            f"{RES}/{study}/numbers/{fig}.csv",
+            caption=str(Path(workflow.basedir) / "workflow" / "report" / "numbers.rst"),
+            category=study,
+            subcategory="numbers",
+            labels={"figure": fig, "table": "numbers"},
+        ),
         "meta": f"{RES}/{study}/numbers/{fig}.meta.json",
     }
 

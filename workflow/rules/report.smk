@@ -8,7 +8,10 @@ rule scorecard:
     output:
         table=report(f"{RES}/scorecard.csv", caption="../report/scorecard.rst", category="scorecard"),
         summary=f"{RES}/scorecard_summary.csv",
+        summary_md=f"{RES}/SUMMARY.md",
         meta=f"{RES}/scorecard.meta.json",
+    params:
+        preset=CFG["preset"],
     log:
         f"{RES}/logs/scorecard.log",
     script:
