@@ -34,7 +34,7 @@ def test_summary_lists_every_claim_with_its_rows_and_the_untested(fake_claims):
             row("3", "beta_c[feature=2]", "0.3", "deviates", 0.45), row("3", "other", "1", "n/a")]
     text = summary.markdown(rows, "tiny")
     assert "Drop at the spinodal." in text and "↳ `beta_c[feature=2]`" in text
-    assert "| 3 | Drop at the spinodal. | Fig. 3 | 0.45 | 0.4351 |  | **agrees** | |measured-ref\\| <= 0.03 |" in text
+    assert "| 3 | Drop at the spinodal. | Fig. 3 | 0.45 | 0.4351 |  | **agrees** | \\|measured-ref\\| <= 0.03 |" in text
     assert "Claims not tested in this run:" in text and "Escape after 5500 epochs." in text
     c = summary.counts(rows, summary.join(rows))["metastable"]
     assert (c["claims"], c["claims_tested"], c["rows"]) == (2, 1, 3)

@@ -4,7 +4,7 @@ Each entry is one statement of a paper that a numbers table compares against::
 
     - id: kernel_phase_test_acc          # unique within the study; code cites it by this id
       figure: "1a"                       # the figure rule whose numbers table measures it
-      quantity: test_acc_kernel_phase    # the numbers-table quantity (fnmatch pattern: "tau[*]")
+      quantity: test_acc_kernel_phase    # the numbers-table quantity; * matches any text: "tau[*]"
       paper: 0.998                       # the paper's value, or its qualitative claim in words
       words: Test accuracy in the kernel phase is about 99.8 %.
       where: Fig. 1a                     # figure / section / equation of the paper
@@ -15,7 +15,7 @@ and the tests join numbers rows with claims by (study, figure, quantity).
 """
 from __future__ import annotations
 
-import fnmatch
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -39,7 +39,10 @@ class Claim:
     verdict: str
 
     def matches(self, figure: str, quantity: str) -> bool:
-        return str(figure) == self.figure and fnmatch.fnmatchcase(quantity, self.quantity)
+        """True if a numbers row of ``figure`` named ``quantity`` measures this claim (in the
+        claim's quantity pattern ``*`` matches any text; brackets are literal)."""
+        pattern = re.escape(self.quantity).replace(r"\*", ".*")
+        return str(figure) == self.figure and re.fullmatch(pattern, quantity) is not None
 
 
 class ClaimError(KeyError):
