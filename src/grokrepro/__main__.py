@@ -1,9 +1,10 @@
-"""Command line: ``python -m grokrepro verify <archive.tar.gz>``."""
+"""Command line: ``python -m grokrepro verify <archive.tar.gz>``, ``python -m grokrepro params [study]``."""
 from __future__ import annotations
 
 import argparse
 import sys
 
+from . import params
 from .report import verify_archive
 
 
@@ -12,7 +13,11 @@ def main(argv=None) -> int:
     sub = ap.add_subparsers(dest="cmd", required=True)
     v = sub.add_parser("verify", help="check an archive against its SHA-256 manifest")
     v.add_argument("archive")
+    sub.add_parser("params", help="every parameter: default, paper, tiny, meaning").add_argument(
+        "study", nargs="?", choices=params.STUDIES)
     args = ap.parse_args(argv)
+    if args.cmd == "params":
+        return params.main(args.study)
     problems = verify_archive(args.archive)
     if problems:
         print(f"{args.archive}: FAILED ({len(problems)} problem(s))")

@@ -6,7 +6,7 @@ from grokrepro.config import ConfigError, resolve, results_dir
 from grokrepro.deps import source_files
 
 try:
-    CFG = resolve(config, Path(workflow.basedir) / "workflow" / "schemas")
+    CFG = resolve(config, Path(workflow.basedir) / "workflow" / "schemas", explicit=workflow.config_settings.config)
 except ConfigError as err:
     raise WorkflowError(str(err)) from None
 
