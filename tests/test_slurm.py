@@ -44,8 +44,9 @@ def pairs(entries) -> dict:
 def rule_blocks() -> dict:
     """rule name -> its text, from the Snakefile and workflow/rules/**/*.smk; a rule defined in
     a loop over a study's run configs (`name: f"<prefix>_{_run}"`) once per run name in
-    config.yaml (any preset)."""
+    config.yaml or any preset file (workflow/presets/)."""
     cfg = yaml.safe_load((ROOT / "config.yaml").read_text())
+    presets = [yaml.safe_load(p.read_text()) or {} for p in sorted((ROOT / "workflow" / "presets").glob("*.yaml"))]
     blocks = {}
     for smk in [ROOT / "Snakefile", *sorted((ROOT / "workflow" / "rules").rglob("*.smk"))]:
         parts = re.split(r"^\s*rule\s*(\w*):", smk.read_text(), flags=re.M)
@@ -53,8 +54,8 @@ def rule_blocks() -> dict:
             if name:
                 blocks[name] = text
             elif m := re.search(r'name:\s*f"(\w+?)_\{_run\}"', text):
-                study = cfg[m.group(1).split("_")[0]]
-                runs = set(study["runs"]).union(*(p.get("runs", {}) for p in study.get("presets", {}).values()))
+                name = m.group(1).split("_")[0]
+                runs = set(cfg[name]["runs"]).union(*(p.get(name, {}).get("runs", {}) for p in presets))
                 blocks.update({f"{m.group(1)}_{run}": text for run in runs})
     return blocks
 
