@@ -169,8 +169,20 @@ class MatrixFactor:
         for split, idx, y in (("train", data.x_train, data.y_train), ("test", data.x_test, data.y_test)):
             out[f"{split}_loss"] = (w[:, idx[:, 0], idx[:, 1]] - y).pow(2).mean(-1)
         out["param_norm"] = torch.sqrt(sum(p.pow(2).sum((1, 2)) for p in params))
-        out["nuclear_norm"] = torch.linalg.svdvals(w).sum(-1)
+        out["nuclear_norm"] = _nuclear_norm(w)
         return out
+
+
+def _nuclear_norm(w: torch.Tensor) -> torch.Tensor:
+    """(R,) nuclear norms of w (R, d, d); NaN for a replica whose W overflowed (an SVD of a
+    non-finite matrix fails), so that the engine marks it diverged instead of stopping."""
+    ok = torch.isfinite(w).flatten(1).all(-1)
+    out = torch.full(w.shape[:1], math.nan, dtype=w.dtype, device=w.device)
+    if ok.all():
+        return torch.linalg.svdvals(w).sum(-1)
+    if ok.any():
+        out[ok] = torch.linalg.svdvals(w[ok]).sum(-1)
+    return out
 
 
 # --------------------------------------------------------------------------- two-layer ReLU nets
