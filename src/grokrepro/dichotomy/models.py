@@ -224,9 +224,11 @@ class ReLUNet:
         w1, b1, w2 = [], [], []
         for s, a in zip(seeds, alphas):
             g = torch.Generator().manual_seed(int(s))
-            w1.append(a * math.sqrt(2.0 / self.dim_in) * torch.randn(self.width, self.dim_in, generator=g, dtype=torch.float64))
+            first = torch.randn(self.width, self.dim_in, generator=g, dtype=torch.float64)
+            w1.append(a * math.sqrt(2.0 / self.dim_in) * first)
             b1.append(torch.zeros(self.width, 1, dtype=torch.float64))
-            second = a * math.sqrt(2.0 / self.width) * torch.randn(self.classes, self.width, generator=g, dtype=torch.float64)
+            second = torch.randn(self.classes, self.width, generator=g, dtype=torch.float64)
+            second = a * math.sqrt(2.0 / self.width) * second
             w2.append(torch.zeros_like(second) if self.zero_second_layer else second)
         return [torch.stack(t).to(device=device, dtype=dtype) for t in (w1, b1, w2)]
 

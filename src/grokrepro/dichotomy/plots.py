@@ -16,7 +16,7 @@ def _paper(claim_id: str):
     return claims.paper("dichotomy", claim_id)
 
 
-C_TRAIN, C_TEST, C_NORM, C_L2, C_L1 = style.PALETTE[0], style.PALETTE[1], style.PALETTE[2], style.PALETTE[3], style.PALETTE[4]
+C_TRAIN, C_TEST, C_NORM, C_L2, C_L1 = style.PALETTE[:5]
 
 
 def _symlog(ax, steps):
@@ -143,29 +143,36 @@ def _fig_margin(run: dict, data: dict, cfg: dict, fig_cfg: dict, misgrok: bool):
     fit = tr["fit"]
     i_mid = int(np.searchsorted(s, 0.5 * pred))  # well inside the kernel phase
     rows = [ratio_row(f"alpha={alpha:g},lambda={wd:g}", tr["step"], pred, tol)]
-    rows.append(Row("transition_step", tr["step"], theory=pred, note="test accuracy crosses the midpoint of plateau and final value"))
+    rows.append(Row("transition_step", tr["step"], theory=pred,
+                    note="test accuracy crosses the midpoint of plateau and final value"))
     rows.append(Row("train_fit_step", fit, note="first recorded step with train accuracy 1"))
-    acc_l2 = float(data["acc_l2"]) ; acc_l1 = float(data["acc_l1"])
+    acc_l2, acc_l1 = float(data["acc_l2"]), float(data["acc_l1"])
     if misgrok:
         rows.append(Row("test_acc_kernel_phase", tr["plateau"], paper=_paper("kernel_phase_test_acc_1b"), theory=acc_l2,
-                        note="theory: test accuracy of the max-L2-margin classifier (solved directly); paper read off Fig 1b at d=1e5"))
+                        note="theory: test accuracy of the max-L2-margin classifier (solved directly); "
+                             "paper read off Fig 1b at d=1e5"))
         rows.append(Row("test_acc_final", tr["final"], paper=_paper("final_test_acc_1b"), theory=acc_l1,
                         note="theory: max-L1-margin classifier; paper read off Fig 1b at d=1e5"))
         drop = tr["plateau"] - tr["final"]
         v = "agrees" if drop > fig_cfg["min_jump"] else "deviates"
         rows.append(Row("test_acc_drop", drop, theory=acc_l2 - acc_l1, verdict=v,
-                        note=f"misgrokking: test accuracy falls after the transition (agrees if drop > {fig_cfg['min_jump']:g})"))
+                        note="misgrokking: test accuracy falls after the transition "
+                             f"(agrees if drop > {fig_cfg['min_jump']:g})"))
     else:
         rows.append(Row("test_acc_kernel_phase", tr["plateau"], paper=_paper("kernel_phase_test_acc_1a"), theory=acc_l2,
-                        note="theory: max-L2-margin classifier (solved directly); paper read off Fig 1a at d=1e5, n=256"))
+                        note="theory: max-L2-margin classifier (solved directly); "
+                             "paper read off Fig 1a at d=1e5, n=256"))
         rows.append(Row("test_acc_final", tr["final"], paper=_paper("final_test_acc_1a"), theory=acc_l1,
                         note="theory: max-L1-margin classifier (LP)"))
         rise = tr["final"] - tr["plateau"]
         v = "agrees" if rise > fig_cfg["min_jump"] else "deviates"
-        rows.append(Row("test_acc_rise", rise, verdict=v, note=f"grokking: test accuracy rises after the transition (agrees if > {fig_cfg['min_jump']:g})"))
+        rows.append(Row("test_acc_rise", rise, verdict=v,
+                        note="grokking: test accuracy rises after the transition "
+                             f"(agrees if > {fig_cfg['min_jump']:g})"))
     for name, c, idx in (("cos_l2_kernel_phase", c2, i_mid), ("cos_l1_kernel_phase", c1, i_mid),
                          ("cos_l2_final", c2, -1), ("cos_l1_final", c1, -1)):
-        rows.append(Row(name, float(c[idx]), note=f"cosine of w(t) with the max-margin direction at step {int(s[idx])}"))
+        rows.append(Row(name, float(c[idx]),
+                        note=f"cosine of w(t) with the max-margin direction at step {int(s[idx])}"))
     v = "agrees" if c2[i_mid] > c1[i_mid] and c1[-1] > c2[-1] else "deviates"
     rows.append(Row("dichotomy_l2_then_l1", f"{c2[i_mid]:.3f}->{c2[-1]:.3f} | {c1[i_mid]:.3f}->{c1[-1]:.3f}", verdict=v,
                     note="cos(w,L2) then cos(w,L1) kernel phase -> end; agrees if L2-like before and L1-like after"))
@@ -191,7 +198,8 @@ def fig_modadd(runs: dict, cfgs: dict, fig_cfg: dict):
                          "(agrees if >= 10, i.e. a decade apart)"))
     rows = _guarded("fig2a", runs["2a"], rows, axes[0, 0])
     # 2b / 2c: overlays of test accuracy (solid) and train accuracy (dotted); norm below
-    for col, key, label, var in ((1, "2b", "init scale α (W₂ = 0)", "grid_alpha"), (2, "2c", "weight decay λ", "grid_weight_decay")):
+    for col, key, label, var in ((1, "2b", "init scale α (W₂ = 0)", "grid_alpha"),
+                                 (2, "2c", "weight decay λ", "grid_weight_decay")):
         run, bad = divergence.drop(runs[key]), divergence.mask(runs[key])
         trs, fits = [], []
         for r in range(len(run[var])):
@@ -260,7 +268,8 @@ def _order_rows_2b(vals, trs, fits, lr, wd, fig_cfg):
         delays.append((j, Row(f"transition_delay[2b,alpha={v:g}]", delay, theory=pred,
                               verdict=_verdict(delay, pred, factor=tol),
                               note=f"t(alpha) - t(alpha={vals[i1]:g}) in steps; theory: ln(alpha ratio)/(lr*lambda) "
-                                   f"(large-init kernel phase lasts ln(alpha)/lambda longer); agrees if within x{tol:g}; "
+                                   "(large-init kernel phase lasts ln(alpha)/lambda longer); "
+                                   f"agrees if within x{tol:g}; "
                                    f"paper (read): {_paper('transition_delay_2b')}, here "
                                    f"{math.log10(t / trs[i1]) if t > 0 and trs[i1] > 0 else math.nan:.2f}")))
     return rows, delays
@@ -283,7 +292,8 @@ def _order_rows_2c(vals, trs, fits, bad):
                     paper=_paper("train_collapse_2c"),
                     verdict="agrees" if not fitted[top] and fitted.any() else "deviates",
                     note="largest lambda of the sweep: does weight decay stop the training set from being fitted? "
-                         "(the lambda at which it does depends on the margin the net can reach, hence on p, h and the data); "
+                         "(the lambda at which it does depends on the margin the net can reach, "
+                         "hence on p, h and the data); "
                          "agrees if it collapses while a smaller lambda fits"))
     return rows
 
@@ -292,7 +302,8 @@ def _modadd_rows(name, run, r, tr):
     paper = _paper("final_test_acc_2")
     return [
         Row(f"train_fit_step[{name}]", tr["fit"], note="first recorded step with train accuracy 1"),
-        Row(f"transition_step[{name}]", tr["step"], note="test accuracy crosses the midpoint of plateau and final value"),
+        Row(f"transition_step[{name}]", tr["step"],
+            note="test accuracy crosses the midpoint of plateau and final value"),
         Row(f"test_acc_final[{name}]", tr["final"], paper=paper,
             verdict=judge(tr["final"], paper, abs_tol=0.05)[0] if math.isfinite(tr["final"]) else "deviates",
             note=f"paper: {100 * paper:g} % test accuracy after grokking at p=97; agrees if within 0.05"),
@@ -372,11 +383,14 @@ def _fig_matrix(run: dict, data: dict, cfg: dict, fig_cfg: dict):
     v, note = judge(tr["plateau"], kernel, rel_tol=0.1)
     rows = [
         ratio_row(f"alpha={alpha:g},lambda={wd:g}", tr["step"], pred, fig_cfg["ratio_tolerance"]),
-        Row("transition_step", tr["step"], theory=pred, note="test loss crosses the midpoint of plateau and final value"),
+        Row("transition_step", tr["step"], theory=pred,
+            note="test loss crosses the midpoint of plateau and final value"),
         Row("test_loss_kernel_phase", tr["plateau"], paper=_paper("kernel_phase_test_loss_3"), theory=kernel, verdict=v,
-            note="theory: kernel predictor (symmetric W: test entries with an observed transpose are filled, the rest stay 0); " + note),
+            note="theory: kernel predictor (symmetric W: test entries with an observed transpose are filled, "
+                 "the rest stay 0); " + note),
         Row("test_loss_final", tr["final"], note="late phase: low-rank (min nuclear norm) completion"),
-        Row("nuclear_norm_final", float(_rec(run, "nuclear_norm", 0)[-1]), theory=float(np.linalg.svd(data["target"], compute_uv=False).sum()),
+        Row("nuclear_norm_final", float(_rec(run, "nuclear_norm", 0)[-1]),
+            theory=float(np.linalg.svd(data["target"], compute_uv=False).sum()),
             note="theory: ||M||_* (shrunk by weight decay at finite lambda)"),
     ]
     return fig, rows
@@ -443,7 +457,8 @@ def _scaling_ratio_row(name: str, pts: dict, r: int, cfg: dict, tol: float, flow
                               + (f"; {unsettled}" if unsettled else ""),
                          what="gradient-flow time t = sum of lr_k, predicted = ln(alpha)/lambda")
     unit = cfg["lr"]
-    return ratio_row(f"{name},alpha={a:g},lambda={wd:g}", pts["t"][r] / unit, pts["pred"][r] / unit, tol, note=unsettled)
+    return ratio_row(f"{name},alpha={a:g},lambda={wd:g}", pts["t"][r] / unit, pts["pred"][r] / unit, tol,
+                     note=unsettled)
 
 
 def fig_scaling(diag: dict, diag_cfg: dict, matrix: dict, matrix_cfg: dict, fig_cfg: dict):
@@ -454,7 +469,8 @@ def fig_scaling(diag: dict, diag_cfg: dict, matrix: dict, matrix_cfg: dict, fig_
     rows, law, counts = [], [], []
     tol = fig_cfg["ratio_tolerance"]
     markers = "osD^v<>"
-    for col, (name, raw, cfg, cls) in enumerate((("diag", diag, diag_cfg, True), ("matrix", matrix, matrix_cfg, False))):
+    grids = (("diag", diag, diag_cfg, True), ("matrix", matrix, matrix_cfg, False))
+    for col, (name, raw, cfg, cls) in enumerate(grids):
         ax_s, ax_c, ax_l = axes[0, col], axes[1, col], axes[2, col]
         run, bad = divergence.drop(raw), divergence.mask(raw)
         flow = "time" in run
@@ -469,14 +485,16 @@ def fig_scaling(diag: dict, diag_cfg: dict, matrix: dict, matrix_cfg: dict, fig_
             rows.append(divergence.mark(row) if bad[r] else row)
             ia, iw = int(np.searchsorted(alphas, a)), int(np.searchsorted(wds, wd))
             color = style.PALETTE[iw % 10]
-            ax_s.scatter(pts["pred"][r] / unit, pts["t"][r] / unit, marker=markers[ia % len(markers)], color=color, zorder=3)
+            ax_s.scatter(pts["pred"][r] / unit, pts["t"][r] / unit, marker=markers[ia % len(markers)], color=color,
+                         zorder=3)
             y = _rec(run, "test_acc" if cls else "test_loss", r)
             ax_c.plot(t_axis * wd / math.log(a), y, color=color, alpha=0.4 + 0.6 * ia / max(len(alphas) - 1, 1), lw=1)
             ax_l.scatter(math.log(a), pts["t"][r] * wd, marker=markers[ia % len(markers)], color=color, zorder=3)
         xs = np.array([np.nanmin(pts["pred"]) / 3, np.nanmax(pts["pred"]) * 3]) / unit
         ax_s.plot(xs, xs, "k-", lw=0.8, label="measured = predicted")
         ax_s.fill_between(xs, xs / tol, xs * tol, color="grey", alpha=0.2, label=f"within ×{tol:g}")
-        ax_s.set_xscale("log"); ax_s.set_yscale("log")
+        ax_s.set_xscale("log")
+        ax_s.set_yscale("log")
         if flow:
             ax_s.set_xlabel("predicted flow time ln α/λ")
             ax_s.set_ylabel("measured transition time t = Σ lr_k")
