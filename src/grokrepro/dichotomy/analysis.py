@@ -92,7 +92,8 @@ def max_l2_margin(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     a = y[:, None] * x
     q = a @ a.T
     res = minimize(lambda al: 0.5 * al @ q @ al - al.sum(), np.zeros(len(y)), jac=lambda al: q @ al - 1.0,
-                   bounds=[(0, None)] * len(y), method="L-BFGS-B", options={"maxiter": 50000, "ftol": 1e-15, "gtol": 1e-12})
+                   bounds=[(0, None)] * len(y), method="L-BFGS-B",
+                   options={"maxiter": 50000, "ftol": 1e-15, "gtol": 1e-12})
     w = a.T @ res.x
     return w / np.linalg.norm(w)
 

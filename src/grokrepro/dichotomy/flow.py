@@ -9,13 +9,14 @@ U = V = αI the Gauss–Newton sharpness of the mean-squared loss over n observe
 :func:`flow_train` integrates the same GD update with a per-replica step
 lr_k = min(lr_max, c/S_k), where S_k = (8(‖U‖₂² + ‖V‖₂²) + 4‖R‖₂)/n bounds the sharpness
 (Gauss–Newton part: ‖J·δ‖_F ≤ 2‖U‖₂‖δU‖ + 2‖V‖₂‖δV‖ for W = UUᵀ − VVᵀ; R the masked residual)
-and c is the fraction of that bound's edge of stability 2/S (c < 2: stable). The step is recomputed at the start of every segment of
-flow time (segments end at the record times and are at most ``segment`` / max λ long, so the
-norm changes by at most ~``segment`` within one). Each segment is one :func:`engine.train` call
-(full-batch GD has no randomness, so chunking is exact), and every replica covers the segment
-exactly: K_r = ⌈Δt / lr_r⌉ steps of Δt / K_r. Total steps then grow like 8α²/(n·c·λ) instead of
-16α²·ln(α)/(n·λ); the records are on a common flow-time grid. A constant step (``c=None``)
-reproduces plain GD at lr_max step for step when the record times are multiples of lr_max.
+and c is the fraction of that bound's edge of stability 2/S (c < 2: stable). The step is recomputed at
+the start of every segment of flow time (segments end at the record times and are at most
+``segment`` / max λ long, so the norm changes by at most ~``segment`` within one). Each segment is
+one :func:`engine.train` call (full-batch GD has no randomness, so chunking is exact), and every
+replica covers the segment exactly: K_r = ⌈Δt / lr_r⌉ steps of Δt / K_r. Total steps then grow like
+8α²/(n·c·λ) instead of 16α²·ln(α)/(n·λ); the records are on a common flow-time grid. A constant
+step (``c=None``) reproduces plain GD at lr_max step for step when the record times are multiples
+of lr_max.
 """
 from __future__ import annotations
 
@@ -66,14 +67,12 @@ def flow_train(model, params, data, weight_decay, times, lr_max: float, c: float
     times = np.asarray(times, float)
     wd = np.broadcast_to(np.asarray(weight_decay, float), (r,)).copy()
     stop = np.full(r, np.inf) if stop_time is None else np.broadcast_to(np.asarray(stop_time, float), (r,)).copy()
-    n = data.x_train.shape[0]
     batch = model.batches(data, None)[0] if c is not None else None
     params = [p.clone() for p in params]
     status = np.full(r, engine.RUNNING)
     steps_taken = np.zeros(r, dtype=np.int64)
     gd_steps = np.full((len(times), r), np.nan)
     records: dict[str, np.ndarray] = {}
-    seeds = np.zeros(r, dtype=np.int64)
     max_dt = segment / max(float(wd.max()), 1e-300) if segment else np.inf
 
     def record(i, idx):
@@ -96,26 +95,8 @@ def flow_train(model, params, data, weight_decay, times, lr_max: float, c: float
             dt = min(times[i] - t, max_dt)
             t_next = times[i] if times[i] - t <= max_dt * (1 + 1e-12) else t + dt
             dt = t_next - t
-            idx = torch.as_tensor(act, device=device)
-            ap = [p[idx] for p in params]
-            if c is None:
-                lr_ok = np.full(act.size, lr_max)
-            else:
-                with torch.no_grad():
-                    s = matrix_sharpness_bound(ap, batch).cpu().numpy()
-                lr_ok = np.minimum(lr_max, c / s)
-            k = np.maximum(np.ceil(dt / lr_ok - 1e-9), 1).astype(np.int64)
-            lr = dt / k
-            kmax = int(k.max())
-            k_t = torch.as_tensor(k, device=device)
-            res = engine.train(model, ap, data, lr, wd[act], n, seeds[act], kmax, check_every=kmax,
-                               record_epochs=np.unique(np.concatenate([[0], k])),
-                               monitor=lambda epoch, mets, j: epoch >= k_t[j], check_at_records=True,
-                               progress_every=0, label=label)
-            for p, q in zip(params, res.params):
-                p[idx] = q
+            k, bad = _segment(model, params, data, act, dt, wd[act], lr_max, c, batch, label)
             steps_taken[act] += k
-            bad = res.status == engine.DIVERGED
             status[act[bad]] = engine.DIVERGED
             if bad.any():
                 log(f"[{label}] {int(bad.sum())} replica(s) diverged at flow time {t:.4g}")
@@ -135,6 +116,30 @@ def flow_train(model, params, data, weight_decay, times, lr_max: float, c: float
             status[over] = engine.BUDGET
     status[status == engine.RUNNING] = engine.BUDGET
     return {"time": times, "records": records, "gd_steps": gd_steps, "status": status, "params": params}
+
+
+def _segment(model, params, data, act, dt: float, wd, lr_max: float, c: float | None, batch, label: str):
+    """Advance the replicas ``act`` of ``params`` (updated in place) by flow time ``dt``: each takes
+    K_r = ⌈dt / lr_r⌉ GD steps of dt / K_r, lr_r = min(lr_max, c/S_r) (lr_max if ``c`` is None).
+    Returns K (per replica) and the mask of the replicas that diverged."""
+    idx = torch.as_tensor(act, device=params[0].device)
+    ap = [p[idx] for p in params]
+    if c is None:
+        lr_ok = np.full(act.size, lr_max)
+    else:
+        with torch.no_grad():
+            s = matrix_sharpness_bound(ap, batch).cpu().numpy()
+        lr_ok = np.minimum(lr_max, c / s)
+    k = np.maximum(np.ceil(dt / lr_ok - 1e-9), 1).astype(np.int64)
+    kmax = int(k.max())
+    k_t = torch.as_tensor(k, device=idx.device)
+    res = engine.train(model, ap, data, dt / k, wd, data.x_train.shape[0], np.zeros(act.size, dtype=np.int64), kmax,
+                       check_every=kmax, record_epochs=np.unique(np.concatenate([[0], k])),
+                       monitor=lambda epoch, mets, j: epoch >= k_t[j], check_at_records=True,
+                       progress_every=0, label=label)
+    for p, q in zip(params, res.params):
+        p[idx] = q
+    return k, res.status == engine.DIVERGED
 
 
 def run_grid_flow(run: dict, arrays: dict, g: dict, device="cpu", dtype=torch.float64, label="train") -> dict:

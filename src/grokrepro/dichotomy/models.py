@@ -169,8 +169,20 @@ class MatrixFactor:
         for split, idx, y in (("train", data.x_train, data.y_train), ("test", data.x_test, data.y_test)):
             out[f"{split}_loss"] = (w[:, idx[:, 0], idx[:, 1]] - y).pow(2).mean(-1)
         out["param_norm"] = torch.sqrt(sum(p.pow(2).sum((1, 2)) for p in params))
-        out["nuclear_norm"] = torch.linalg.svdvals(w).sum(-1)
+        out["nuclear_norm"] = _nuclear_norm(w)
         return out
+
+
+def _nuclear_norm(w: torch.Tensor) -> torch.Tensor:
+    """(R,) nuclear norms of w (R, d, d); NaN for a replica whose W overflowed (an SVD of a
+    non-finite matrix fails), so that the engine marks it diverged instead of stopping."""
+    ok = torch.isfinite(w).flatten(1).all(-1)
+    out = torch.full(w.shape[:1], math.nan, dtype=w.dtype, device=w.device)
+    if ok.all():
+        return torch.linalg.svdvals(w).sum(-1)
+    if ok.any():
+        out[ok] = torch.linalg.svdvals(w[ok]).sum(-1)
+    return out
 
 
 # --------------------------------------------------------------------------- two-layer ReLU nets
@@ -212,9 +224,11 @@ class ReLUNet:
         w1, b1, w2 = [], [], []
         for s, a in zip(seeds, alphas):
             g = torch.Generator().manual_seed(int(s))
-            w1.append(a * math.sqrt(2.0 / self.dim_in) * torch.randn(self.width, self.dim_in, generator=g, dtype=torch.float64))
+            first = torch.randn(self.width, self.dim_in, generator=g, dtype=torch.float64)
+            w1.append(a * math.sqrt(2.0 / self.dim_in) * first)
             b1.append(torch.zeros(self.width, 1, dtype=torch.float64))
-            second = a * math.sqrt(2.0 / self.width) * torch.randn(self.classes, self.width, generator=g, dtype=torch.float64)
+            second = torch.randn(self.classes, self.width, generator=g, dtype=torch.float64)
+            second = a * math.sqrt(2.0 / self.width) * second
             w2.append(torch.zeros_like(second) if self.zero_second_layer else second)
         return [torch.stack(t).to(device=device, dtype=dtype) for t in (w1, b1, w2)]
 

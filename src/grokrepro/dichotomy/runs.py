@@ -5,6 +5,10 @@ A run config (a ``dichotomy.runs.<name>`` block of config.yaml) names a model ``
 net); every combination is one replica of a single batched full-batch GD program. With
 ``horizon`` set, each replica stops at horizon × ln(α)/(η_lr·λ) steps (its predicted transition
 step), otherwise all run ``steps`` steps.
+
+A replica that diverges (the engine's ``DIVERGED``: non-finite loss or parameters) or whose
+records overflow (an infinite metric, or a NaN one while its train loss is finite) is flagged in
+the result's ``diverged`` (R,) and given status ``DIVERGED``; the figures leave it out.
 """
 from __future__ import annotations
 
@@ -44,7 +48,28 @@ def run_grid(run: dict, arrays: dict, seeds, device="cpu", dtype=torch.float64, 
     A matrix run with ``adaptive_step`` set is integrated in gradient-flow time instead
     (:func:`flow.run_grid_flow`: records on a flow-time grid ``time``, no checkpoint; minutes)."""
     if run.get("adaptive_step"):
-        return flow.run_grid_flow(run, arrays, grid(run, [0]), device, dtype, label)
+        out = flow.run_grid_flow(run, arrays, grid(run, [0]), device, dtype, label)
+    else:
+        out = _run_grid_gd(run, arrays, seeds, device, dtype, label, checkpoint, checkpoint_every)
+    out["diverged"] = diverged_replicas(out["status"], {k[4:]: v for k, v in out.items() if k.startswith("rec_")})
+    out["status"] = np.where(out["diverged"], engine.DIVERGED, out["status"])
+    return out
+
+
+def diverged_replicas(status, records: dict[str, np.ndarray]) -> np.ndarray:
+    """(R,) bool: the replicas whose status is ``DIVERGED`` or whose records (each (E, R, ...))
+    hold an infinite value, or a NaN one at a record where the replica's train loss is finite
+    (records are NaN once a replica has stopped, so a NaN alone says nothing)."""
+    bad = np.asarray(status) == engine.DIVERGED
+    alive = np.isfinite(records["train_loss"])
+    for v in records.values():
+        v = np.asarray(v, float).reshape(*alive.shape, -1)
+        bad |= np.isinf(v).any(axis=(0, 2)) | (np.isnan(v).any(axis=2) & alive).any(axis=0)
+    return bad
+
+
+def _run_grid_gd(run, arrays, seeds, device, dtype, label, checkpoint, checkpoint_every) -> dict:
+    """Constant-lr (or normalised) full-batch GD over the run's grid in one engine call."""
     model = build_model(run, arrays)
     base = model.base if isinstance(model, models.LossNormalised) else model
     g = grid(run, seeds if run["family"] == "relu" else [0])

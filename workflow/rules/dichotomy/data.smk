@@ -5,7 +5,7 @@ DB = CFG["dichotomy"]
 
 rule dichotomy_data:
     input:
-        code=code("dichotomy/data.py", "dichotomy/analysis.py"),
+        **script_inputs("dichotomy_data"),
     output:
         f"{RES}/dichotomy/data/{{dataset}}.npz",
     params:

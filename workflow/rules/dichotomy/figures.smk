@@ -2,15 +2,13 @@
 
 DTRAIN = f"{RES}/dichotomy/train"
 DDATA = f"{RES}/dichotomy/data"
-DFIG_CODE = code("dichotomy/plots.py", "dichotomy/analysis.py", "style.py", "numbers.py")
 
 
 rule fig_dichotomy_1a:
     input:
         run=f"{DTRAIN}/fig1a.npz",
         data=f"{DDATA}/{DB['runs']['fig1a']['dataset']}.npz",
-        code=DFIG_CODE,
-        script="workflow/scripts/dichotomy_fig_1a.py",
+        **script_inputs("fig_dichotomy_1a"),
     output:
         **figure_outputs("dichotomy", "1a"),
     params:
@@ -19,15 +17,14 @@ rule fig_dichotomy_1a:
     log:
         f"{RES}/logs/dichotomy/figures/1a.log",
     script:
-        "../../scripts/dichotomy_fig_1a.py"
+        "../../scripts/fig_dichotomy_1a.py"
 
 
 rule fig_dichotomy_1b:
     input:
         run=f"{DTRAIN}/fig1b.npz",
         data=f"{DDATA}/{DB['runs']['fig1b']['dataset']}.npz",
-        code=DFIG_CODE,
-        script="workflow/scripts/dichotomy_fig_1b.py",
+        **script_inputs("fig_dichotomy_1b"),
     output:
         **figure_outputs("dichotomy", "1b"),
     params:
@@ -36,7 +33,7 @@ rule fig_dichotomy_1b:
     log:
         f"{RES}/logs/dichotomy/figures/1b.log",
     script:
-        "../../scripts/dichotomy_fig_1b.py"
+        "../../scripts/fig_dichotomy_1b.py"
 
 
 rule fig_dichotomy_2:
@@ -44,8 +41,7 @@ rule fig_dichotomy_2:
         a=f"{DTRAIN}/fig2a.npz",
         b=f"{DTRAIN}/fig2b.npz",
         c=f"{DTRAIN}/fig2c.npz",
-        code=DFIG_CODE,
-        script="workflow/scripts/dichotomy_fig_2.py",
+        **script_inputs("fig_dichotomy_2"),
     output:
         **figure_outputs("dichotomy", "2"),
     params:
@@ -54,15 +50,14 @@ rule fig_dichotomy_2:
     log:
         f"{RES}/logs/dichotomy/figures/2.log",
     script:
-        "../../scripts/dichotomy_fig_2.py"
+        "../../scripts/fig_dichotomy_2.py"
 
 
 rule fig_dichotomy_3:
     input:
         run=f"{DTRAIN}/fig3.npz",
         data=f"{DDATA}/{DB['runs']['fig3']['dataset']}.npz",
-        code=DFIG_CODE,
-        script="workflow/scripts/dichotomy_fig_3.py",
+        **script_inputs("fig_dichotomy_3"),
     output:
         **figure_outputs("dichotomy", "3"),
     params:
@@ -71,14 +66,13 @@ rule fig_dichotomy_3:
     log:
         f"{RES}/logs/dichotomy/figures/3.log",
     script:
-        "../../scripts/dichotomy_fig_3.py"
+        "../../scripts/fig_dichotomy_3.py"
 
 
 rule fig_dichotomy_4:
     input:
         run=f"{DTRAIN}/fig4.npz",
-        code=DFIG_CODE,
-        script="workflow/scripts/dichotomy_fig_4.py",
+        **script_inputs("fig_dichotomy_4"),
     output:
         **figure_outputs("dichotomy", "4"),
     params:
@@ -87,15 +81,14 @@ rule fig_dichotomy_4:
     log:
         f"{RES}/logs/dichotomy/figures/4.log",
     script:
-        "../../scripts/dichotomy_fig_4.py"
+        "../../scripts/fig_dichotomy_4.py"
 
 
 rule fig_dichotomy_scaling:
     input:
         diag=f"{DTRAIN}/scaling_diag.npz",
         matrix=f"{DTRAIN}/scaling_matrix.npz",
-        code=DFIG_CODE,
-        script="workflow/scripts/dichotomy_fig_scaling.py",
+        **script_inputs("fig_dichotomy_scaling"),
     output:
         **figure_outputs("dichotomy", "scaling"),
     params:
@@ -105,7 +98,7 @@ rule fig_dichotomy_scaling:
     log:
         f"{RES}/logs/dichotomy/figures/scaling.log",
     script:
-        "../../scripts/dichotomy_fig_scaling.py"
+        "../../scripts/fig_dichotomy_scaling.py"
 
 
 rule dichotomy:

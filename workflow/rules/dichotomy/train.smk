@@ -7,8 +7,7 @@ for _run, _cfg in DB["runs"].items():
             f"dichotomy_train_{_run}"
         input:
             data=f"{RES}/dichotomy/data/{_cfg['dataset']}.npz",
-            code=code("engine.py", "dichotomy/models.py", "dichotomy/runs.py",
-                      *(["dichotomy/flow.py"] if _cfg.get("adaptive_step") else [])),
+            **script_inputs("dichotomy_train"),
         output:
             f"{RES}/dichotomy/train/{_run}.npz",
         params:

@@ -3,10 +3,8 @@
 from grokrepro import provenance, style
 from grokrepro.dichotomy.plots import fig_modadd
 from grokrepro.io import load_npz
-from grokrepro.numbers import write_numbers
 
 provenance.start(snakemake)
 runs = {k: load_npz(getattr(snakemake.input, k[-1]))[0] for k in ("2a", "2b", "2c")}
 fig, rows = fig_modadd(runs, snakemake.params.runs, snakemake.params.figures)
-style.save(fig, snakemake.output.pdf, snakemake.output.png)
-write_numbers(snakemake.output.numbers, rows)
+style.save_figure(fig, rows, snakemake.output)

@@ -3,10 +3,8 @@
 from grokrepro import provenance, style
 from grokrepro.dichotomy.plots import fig_nowd
 from grokrepro.io import load_npz
-from grokrepro.numbers import write_numbers
 
 provenance.start(snakemake)
 run, _ = load_npz(snakemake.input.run)
 fig, rows = fig_nowd(run, snakemake.params.run, snakemake.params.figures)
-style.save(fig, snakemake.output.pdf, snakemake.output.png)
-write_numbers(snakemake.output.numbers, rows)
+style.save_figure(fig, rows, snakemake.output)

@@ -4,12 +4,10 @@ time), the collapse, and the offset-corrected fit t*lambda = a*ln(alpha) + c."""
 from grokrepro import provenance, style
 from grokrepro.dichotomy.plots import fig_scaling
 from grokrepro.io import load_npz
-from grokrepro.numbers import write_numbers
 
 provenance.start(snakemake)
 diag, _ = load_npz(snakemake.input.diag)
 matrix, _ = load_npz(snakemake.input.matrix)
 p = snakemake.params
 fig, rows = fig_scaling(diag, p.diag, matrix, p.matrix, p.figures)
-style.save(fig, snakemake.output.pdf, snakemake.output.png)
-write_numbers(snakemake.output.numbers, rows)
+style.save_figure(fig, rows, snakemake.output)
