@@ -2,6 +2,7 @@
 from pathlib import Path
 from types import SimpleNamespace as Namespace
 
+from grokrepro.archive import made_upstream
 from grokrepro.config import ConfigError, resolve, results_dir
 from grokrepro.deps import source_files
 
@@ -108,3 +109,17 @@ def all_figures():
 
 def all_numbers():
     return [f for f in all_figures() if str(f).endswith(".csv")]
+
+
+def made_from(path):
+    """Inputs of the rule that makes ``path``, as Snakemake resolves them; None if no rule makes it."""
+    for r in workflow.rules:
+        if r.output and r.is_producer(path):
+            return [str(f) for f in r.expand_input(r.get_wildcards(path))[0]]
+    return None
+
+
+def upstream_results(wildcards):
+    """Every result file the figures are made from, through every rule on the way (training runs,
+    data sets, fits): what archive_results packs so that a restored clone retrains nothing."""
+    return made_upstream(all_figures(), made_from)

@@ -1,4 +1,4 @@
-# Cross-study stage: the scorecard and the artifact archive.
+# Cross-study stage: the scorecard and the artifact archives (results only, or with the training results).
 
 
 rule scorecard:
@@ -33,3 +33,15 @@ rule archive:
         f"{RES}/logs/archive.log",
     script:
         "../scripts/archive.py"
+
+
+# The same archive plus every result file the figures are made from (training and data .npz):
+# `python -m grokrepro restore` lays them into a fresh clone, whose `snakemake` then trains nothing.
+use rule archive as archive_results with:
+    input:
+        **rules.archive.input,
+        results=upstream_results,
+    output:
+        f"{RES}/archive/grokrepro-{CFG['preset']}-results.tar.gz",
+    log:
+        f"{RES}/logs/archive_results.log",

@@ -1,12 +1,13 @@
-"""Rule archive: figures, numbers, scorecard, report (if built), config, environment, git, manifest."""
+"""Rules archive and archive_results: figures, numbers, scorecard, report (if built), config,
+environment, git, manifest; archive_results also the results the figures are made from."""
 import sys
 from pathlib import Path
 
-from grokrepro.report import archive_extras, build_archive
+from grokrepro.archive import archive_extras, build_archive
 from grokrepro import provenance
 
 provenance.start(snakemake)
-results = Path(snakemake.output[0]).parents[1]  # <results>/archive/grokrepro-<preset>.tar.gz
+results = Path(snakemake.output[0]).parents[1]  # <results>/archive/grokrepro-<preset>[-results].tar.gz
 
 
 def member(path) -> str:
@@ -14,8 +15,9 @@ def member(path) -> str:
     return str(Path("results") / Path(path).relative_to(results))
 
 
-files = {member(f): f for f in list(snakemake.input.figures) + [snakemake.input.scorecard, snakemake.input.summary,
-                                                            snakemake.input.scorecard_meta]}
+inputs = snakemake.input
+files = {member(f): f for f in list(inputs.figures) + [inputs.scorecard, inputs.summary, inputs.scorecard_meta]
+         + list(getattr(inputs, "results", []))}
 for report in (results / "report.html", results / "report.zip"):
     if report.exists():  # built by `snakemake --report <results>/report.html` beforehand
         files[member(report)] = report
