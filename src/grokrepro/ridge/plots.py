@@ -1,8 +1,9 @@
-"""Figures and numbers tables of Study C (one function per figure; the rules' scripts call them).
+"""Figures and numbers tables of Study C (one function per figure rule; its script calls it).
 
 Every figure shows seeds as bands (10-90 % quantiles over seeds) around the median; Eq. 8 bounds
-are dashed. Every ``fig_*`` function returns the list of :class:`~grokrepro.numbers.Row` that the
-figure stands for.
+are dashed. Every ``fig_*`` function takes the loaded training results and the rule's parameters
+and returns ``(fig, rows)``: the matplotlib figure and the :class:`~grokrepro.numbers.Row` list
+the figure stands for. It never saves (the script does, with :func:`grokrepro.style.save_figure`).
 """
 from __future__ import annotations
 
@@ -19,13 +20,7 @@ LABELS = {"lam": r"weight decay $\lambda$", "n": r"samples $n$", "m": r"features
 C1, C2 = style.PALETTE[0], style.PALETTE[3]
 
 
-def _band(ax, x, Y, color, label, ls="-", q=(0.1, 0.9)):
-    Y = np.asarray(Y, float)
-    med = np.nanmedian(Y, axis=-1)
-    ax.plot(x, med, ls, color=color, label=label, lw=1.6)
-    if Y.shape[-1] > 1:
-        lo, hi = np.nanquantile(Y, q[0], axis=-1), np.nanquantile(Y, q[1], axis=-1)
-        ax.fill_between(x, lo, hi, color=color, alpha=0.25, lw=0)
+Q = (0.1, 0.9)  # the seed band of every figure
 
 
 def median_row(name, values, paper=None, note=""):
@@ -68,8 +63,8 @@ def slope_row(name, x, Y, ref, tol, paper=None, what=""):
 # ------------------------------------------------------------------------------------------
 def _curves_ax(ax, steps, train, test, t1, t2, eps, c, title):
     x = np.maximum(steps, 1)
-    _band(ax, x, np.asarray(train).T, C1, "train loss")
-    _band(ax, x, np.asarray(test).T, C2, "test loss")
+    style.band(ax, x, np.asarray(train).T, C1, "train loss", q=Q)
+    style.band(ax, x, np.asarray(test).T, C2, "test loss", q=Q)
     ax.axhline(eps, color="0.4", lw=0.8, ls=":")
     for t, col in ((t1, C1), (t2, C2)):
         med = np.nanmedian(t)
@@ -82,7 +77,7 @@ def _curves_ax(ax, steps, train, test, t1, t2, eps, c, title):
     ax.legend(loc="lower left", fontsize=8)
 
 
-def fig_1(ridge, relu, p, pdf, png):
+def fig_1(ridge, relu, p):
     """Fig. 1: ridge regression (left) and the two-layer ReLU network (right) on the zero teacher."""
     style.apply()
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.4))
@@ -90,19 +85,18 @@ def fig_1(ridge, relu, p, pdf, png):
                p["eps"], p["c"], f"ridge regression ({len(ridge['seeds'])} runs)")
     _curves_ax(axes[1], relu["steps"], relu["train"].T, relu["test"].T, relu["t1"], relu["t2"],
                p["eps"], p["c"], f"two-layer ReLU ({len(relu['t1'])} runs)")
-    style.save(fig, pdf, png)
     rows = [median_row("ridge_t1_median", ridge["t1"][0]), median_row("ridge_t2_median", ridge["t2"][0]),
             median_row("relu_net_t1_median", relu["t1"]), median_row("relu_net_t2_median", relu["t2"])]
     gap = ridge["t2"][0] / np.maximum(ridge["t1"][0], 1)
     rows.append(Row("ridge_fraction_grokking", float(np.mean(gap > 10)), note="fraction of runs with t2 > 10 t1"))
-    return rows
+    return fig, rows
 
 
 def _sweep_axes(axes, S, grids, bounds=True):
     for ax, name in zip(axes, grids):
         x = S[f"{name}__values"]
-        _band(ax, x, S[f"{name}__t1"], C1, r"$t_1$")
-        _band(ax, x, S[f"{name}__t2"], C2, r"$t_2$")
+        style.band(ax, x, S[f"{name}__t1"], C1, r"$t_1$", q=Q)
+        style.band(ax, x, S[f"{name}__t2"], C2, r"$t_2$", q=Q)
         if bounds and f"{name}__t1_bound" in S:
             ax.plot(x, np.nanmedian(S[f"{name}__t1_bound"], 1), "--", color=C1, lw=1.2, label=r"$t_1$ bound")
             b2 = np.nanmedian(S[f"{name}__t2_bound"], 1)
@@ -136,13 +130,12 @@ def _bound_rows(S, grids, eta, tag=""):
     return rows
 
 
-def fig_2(S, engine, p, pdf, png):
+def fig_2(S, engine, p):
     """Fig. 2: t1, t2 against λ, n, m, ν² (identity features) with the Eq. 8 bounds dashed."""
     style.apply()
     grids = list(p["grids"])
     fig, axes = plt.subplots(1, len(grids), figsize=(3.1 * len(grids), 3.2), sharey=False)
     _sweep_axes(np.atleast_1d(axes), S, grids)
-    style.save(fig, pdf, png)
     d = p["defaults"]
     i = int(np.argmin(np.abs(np.log(S["lam__values"] / d["lam"]))))
     t1d, t2d = S["lam__t1"][i], S["lam__t2"][i]
@@ -182,16 +175,26 @@ def fig_2(S, engine, p, pdf, png):
             rows.append(Row(f"engine_{k}_equals_closed_form", float(same), theory=1.0,
                             verdict="agrees" if same else "deviates",
                             note="t from every-step iterative losses vs exact-trajectory search"))
-    return rows
+    return fig, rows
 
 
-def fig_sweep_generic(S, p, pdf, png, bounds=False, slope_ref=-1.0, tol=0.05, kind=""):
-    """Figs. 3, 4, 7: the four (or fewer) sweeps of t1 and t2."""
+def fig_3(S, p):
+    """Fig. 3: t1, t2 sweeps of random ReLU features (only the output layer trained), Eq. 8 dashed."""
+    return _sweep_figure(S, p, bounds=True, tol=p["slope_tolerance"], kind="random ReLU features")
+
+
+def fig_4(S, p):
+    """Fig. 4: t1, t2 sweeps of the fully trained two-layer ReLU network (no bounds for this model)."""
+    return _sweep_figure(S, p, bounds=False, tol=p["slope_tolerance"],
+                             kind="two-layer ReLU network (qualitative: loss decays as (1-eta lam)^(4t))")
+
+
+def _sweep_figure(S, p, bounds=False, slope_ref=-1.0, tol=0.05, kind=""):
+    """Figs. 3, 4: the four (or fewer) sweeps of t1 and t2."""
     style.apply()
     grids = [g for g in p["grids"]]
     fig, axes = plt.subplots(1, len(grids), figsize=(3.1 * len(grids), 3.2))
     _sweep_axes(np.atleast_1d(axes), S, grids, bounds=bounds)
-    style.save(fig, pdf, png)
     d = p["defaults"]
     rows = []
     if "lam" in grids:
@@ -208,21 +211,20 @@ def fig_sweep_generic(S, p, pdf, png, bounds=False, slope_ref=-1.0, tol=0.05, ki
         for k in ("t1", "t2"):
             s, lo, hi = loglog_slope(x, S[f"{name}__{k}"])
             rows.append(Row(f"slope_log_{k}_vs_log_{name}", s, lo, hi, note="descriptive (no paper value stated)"))
-    return rows
+    return fig, rows
 
 
-def fig_5(C, p, pdf, png):
+def fig_5(C, p):
     """Fig. 5: loss curves and the surrogate accuracy P[(N − N*)² ≤ ε] (train and test)."""
     style.apply()
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.4))
     _curves_ax(axes[0], C["steps"], C["train"][0], C["test"][0], C["t1"][0], C["t2"][0], p["eps"], p["c"], "loss")
     x = np.maximum(C["steps"], 1)
-    _band(axes[1], x, C["train_acc"][0].T, C1, "train accuracy")
-    _band(axes[1], x, C["test_acc"][0].T, C2, "test accuracy")
+    style.band(axes[1], x, C["train_acc"][0].T, C1, "train accuracy", q=Q)
+    style.band(axes[1], x, C["test_acc"][0].T, C2, "test accuracy", q=Q)
     axes[1].set(xscale="log", xlabel="step", ylabel=r"P[$(N-N^*)^2\leq\varepsilon$]", title="surrogate accuracy",
                 ylim=(-0.02, 1.02))
     axes[1].legend(fontsize=8)
-    style.save(fig, pdf, png)
     rows = [median_row("t1_median", C["t1"][0]), median_row("t2_median", C["t2"][0])]
     for which in ("train", "test"):
         acc = C[f"{which}_acc"][0]
@@ -231,10 +233,10 @@ def fig_5(C, p, pdf, png):
     acc_t1 = [float(np.interp(np.log(max(t, 1)), np.log(np.maximum(C["steps"], 1)), a))
               for t, a in zip(C["t1"][0], C["test_acc"][0])]
     rows.append(median_row("test_acc_at_t1", acc_t1, note="; the accuracy plateau"))
-    return rows
+    return fig, rows
 
 
-def fig_6(C, p, pdf, png):
+def fig_6(C, p):
     """Fig. 6: loss curves with and without Gaussian label noise."""
     style.apply()
     noises = C["noise"]
@@ -250,7 +252,6 @@ def fig_6(C, p, pdf, png):
         ax.bar(pos + off, med, width=0.3, color=col, label=key, yerr=[med - lo, hi - med])
     ax.set(xticks=pos, xticklabels=[f"std {z:g}" for z in noises], yscale="log", ylabel="steps", title="grokking times")
     ax.legend(fontsize=8)
-    style.save(fig, pdf, png)
     rows = []
     for k, nz in enumerate(noises):
         rows += [median_row(f"t1_median[noise={nz:g}]", C["t1"][k]), median_row(f"t2_median[noise={nz:g}]", C["t2"][k])]
@@ -260,10 +261,10 @@ def fig_6(C, p, pdf, png):
         v, note = judge(g1 / g0, 1.0, rel_tol=p["noise_rel_tolerance"])
         rows.append(Row("grokking_time_ratio_noisy_over_clean", g1 / g0, paper="≈1 (barely changes)", theory=1.0,
                         verdict=v, note=f"median(t2 - t1) ratio; {note}"))
-    return rows
+    return fig, rows
 
 
-def fig_7(C, S, p, pdf, png):
+def fig_7(C, S, p):
     """Fig. 7: random Fourier features: loss curves and the t1, t2 sweeps."""
     style.apply()
     grids = list(p["grids"])
@@ -271,14 +272,13 @@ def fig_7(C, S, p, pdf, png):
     _curves_ax(axes[0], C["steps"], C["train"][0], C["test"][0], C["t1"][0], C["t2"][0], p["eps"], p["c"],
                "random Fourier features")
     _sweep_axes(axes[1:], S, grids, bounds=False)
-    style.save(fig, pdf, png)
     rows = [median_row("t1_median[defaults]", C["t1"][0]), median_row("t2_median[defaults]", C["t2"][0])]
     if "lam" in grids:
         rows.append(slope_row("slope_log_t2_vs_log_lambda", S["lam__values"], S["lam__t2"], -1.0, p["slope_tolerance"]))
-    return rows
+    return fig, rows
 
 
-def fig_control(R, p, pdf, png):
+def fig_control(R, p):
     """Elimination and amplification: t2 − t1 under bound-derived hyper-parameter choices."""
     style.apply()
     names = [str(s) for s in R["settings"]]
@@ -287,8 +287,8 @@ def fig_control(R, p, pdf, png):
     x = np.maximum(R["steps"], 1)
     for k, nm in enumerate(names):
         col = style.PALETTE[k % len(style.PALETTE)]
-        _band(axes[0], x, R["test"][k].T, col, nm)
-        _band(axes[0], x, R["train"][k].T, col, None, ls=":")
+        style.band(axes[0], x, R["test"][k].T, col, nm, q=Q)
+        style.band(axes[0], x, R["train"][k].T, col, None, ls=":", q=Q)
     axes[0].axhline(p["c"], color="0.4", lw=0.8, ls="--")
     axes[0].set(xscale="log", yscale="log", xlabel="step", ylabel="loss (solid test, dotted train)")
     axes[0].legend(fontsize=7)
@@ -302,7 +302,6 @@ def fig_control(R, p, pdf, png):
     for k in pos:
         if med[k] == 0:
             axes[1].text(k, 0.6, "0", ha="center", va="bottom", fontsize=9)
-    style.save(fig, pdf, png)
     base = med[0]
     rows = [median_row(f"gap_median[{nm}]", gaps[k]) for k, nm in enumerate(names)]
     for k, nm in enumerate(names[1:], start=1):
@@ -324,4 +323,4 @@ def fig_control(R, p, pdf, png):
             ok = factor >= 10
             rows.append(Row(f"gap_factor[{nm}]", factor, paper=">=10", theory=10.0, verdict="agrees" if ok else "deviates",
                             note=f"median gap / default median gap; {val}; t2 ∝ 1/λ predicts 10x"))
-    return rows
+    return fig, rows
