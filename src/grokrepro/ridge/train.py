@@ -239,7 +239,7 @@ def curves_linear(p: dict, seeds: list[int], n_points: int = 300, accuracy: bool
     return out
 
 
-def sweep_two_layer(p: dict, seeds: list[int], threads: int = 1) -> dict:
+def sweep_two_layer(p: dict, seeds: list[int], threads: int = 1, dtype=torch.float64) -> dict:
     """Fig. 4: t1, t2 of the fully trained two-layer ReLU network over the four sweeps.
 
     Replicas sharing a shape (n, m) are trained together; output keys as in :func:`sweep_linear`
@@ -260,7 +260,7 @@ def sweep_two_layer(p: dict, seeds: list[int], threads: int = 1) -> dict:
         uniq = sorted(set((s, lam, nu2) for _, _, _, s, lam, nu2 in rows))
         r = gd_two_layer([u[0] for u in uniq], n, m, p["d"], [u[2] for u in uniq], [u[1] for u in uniq],
                          p["eta"], p["eps"], p["c"], p["t_max"], n_test=p["n_test"], tag=data_tag(n, m),
-                         threads=threads)
+                         threads=threads, dtype=dtype)
         index = {u: k for k, u in enumerate(uniq)}
         for name, i, j, s, lam, nu2 in rows:
             k = index[(s, lam, nu2)]
