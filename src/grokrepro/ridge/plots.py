@@ -13,11 +13,16 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.ticker import NullFormatter
 
-from .. import style
+from .. import claims, style
 from ..numbers import Row, bootstrap_median_ci, judge
 
 LABELS = {"lam": r"weight decay $\lambda$", "n": r"samples $n$", "m": r"features $m$", "nu2": r"init variance $\nu^2$"}
 C1, C2 = style.PALETTE[0], style.PALETTE[3]
+
+
+def paper(claim_id):
+    """The paper's value of one claim in ``claims/ridge.yaml``."""
+    return claims.paper("ridge", claim_id)
 
 
 Q = (0.1, 0.9)  # the seed band of every figure
@@ -108,7 +113,7 @@ def _sweep_axes(axes, S, grids, bounds=True):
     axes[0].legend(fontsize=8, loc="best")
 
 
-def _bound_rows(S, grids, eta, tag=""):
+def _bound_rows(S, grids, eta):
     rows = []
     for which, op in (("t1", np.less_equal), ("t2", np.greater_equal)):
         ok, tot = 0, 0
@@ -124,9 +129,10 @@ def _bound_rows(S, grids, eta, tag=""):
                 tot += good.size
         frac = ok / max(tot, 1)
         verdict = "agrees" if frac == 1 else "deviates"
-        rows.append(Row(f"frac_{which}_within_bound{tag}", frac, paper=1.0, theory=1.0, verdict=verdict,
-                        note=f"{ok}/{tot} runs over all sweep points with ηλ ≤ 0.01 satisfy the Eq. 8 "
-                             f"{'upper' if which == 't1' else 'lower'} bound"))
+        side = "upper" if which == "t1" else "lower"
+        rows.append(Row(f"frac_{which}_within_bound", frac, paper=paper(f"eq8_{which}_{side}_bound_over_sweeps"),
+                        theory=1.0, verdict=verdict,
+                        note=f"{ok}/{tot} runs over all sweep points with ηλ ≤ 0.01 satisfy the Eq. 8 {side} bound"))
     return rows
 
 
@@ -145,15 +151,18 @@ def fig_2(S, engine, p):
                     note="Eq. 8 upper bound from each run's λ⁺_min(ΦᵀΦ); ci = min/max over seeds"))
     rows.append(Row("t2_bound[defaults]", float(np.median(b2)), note="Eq. 8 lower bound (data independent)"))
     ok1, ok2 = bool(np.all(t1d <= b1)), bool(np.all(t2d >= b2))
-    rows.append(Row("all_t1_le_bound[defaults]", float(ok1), paper=1.0, theory=1.0,
+    rows.append(Row("all_t1_le_bound[defaults]", float(ok1), paper=paper("eq8_t1_upper_bound_at_defaults"),
+                    theory=1.0,
                     verdict="agrees" if ok1 else "deviates", note=f"every one of {len(t1d)} runs"))
-    rows.append(Row("all_t2_ge_bound[defaults]", float(ok2), paper=1.0, theory=1.0,
+    rows.append(Row("all_t2_ge_bound[defaults]", float(ok2), paper=paper("eq8_t2_lower_bound_at_defaults"),
+                    theory=1.0,
                     verdict="agrees" if ok2 else "deviates", note=f"every one of {len(t2d)} runs"))
     rows += _bound_rows(S, grids, p["eta"])
     tol = p["slope_tolerance"]
-    rows.append(slope_row("slope_log_t2_vs_log_lambda", S["lam__values"], S["lam__t2"], -1.0, tol, paper=-1.0))
-    rows.append(slope_row("slope_log_t1_vs_log_lambda", S["lam__values"], S["lam__t1"], 0.0, tol, paper=0.0,
-                          what="; paper: λ does not enter t1"))
+    rows.append(slope_row("slope_log_t2_vs_log_lambda", S["lam__values"], S["lam__t2"], -1.0, tol,
+                          paper=paper("t2_inverse_in_lambda")))
+    rows.append(slope_row("slope_log_t1_vs_log_lambda", S["lam__values"], S["lam__t1"], 0.0, tol,
+                          paper=paper("t1_independent_of_lambda"), what="; paper: λ does not enter t1"))
     if "nu2__values" in S:
         x = S["nu2__values"]
         ok = x >= 1
@@ -162,7 +171,8 @@ def fig_2(S, engine, p):
         rows.append(Row("dt2_dln_nu2", g_t2, theory=1 / (2 * p["eta"] * d["lam"]),
                         note="slope of median t2 against ln ν² (ν² ≥ 1); theory 1/(2ηλ) from the null-space decay"))
         rows.append(Row("dt1_dln_nu2", g_t1, note="slope of median t1 against ln ν² (ν² ≥ 1); paper: smaller than for t2"))
-        rows.append(Row("t2_grows_faster_than_t1_in_ln_nu2", float(g_t2 > g_t1), paper=1.0,
+        rows.append(Row("t2_grows_faster_than_t1_in_ln_nu2", float(g_t2 > g_t1),
+                        paper=paper("nu2_amplifies_t2_more_than_t1"),
                         verdict="agrees" if g_t2 > g_t1 else "deviates"))
     if engine is not None:
         err = float(engine["max_rel_err"])
@@ -259,7 +269,8 @@ def fig_6(C, p):
         g0 = np.nanmedian(C["t2"][0] - C["t1"][0])
         g1 = np.nanmedian(C["t2"][1] - C["t1"][1])
         v, note = judge(g1 / g0, 1.0, rel_tol=p["noise_rel_tolerance"])
-        rows.append(Row("grokking_time_ratio_noisy_over_clean", g1 / g0, paper="≈1 (barely changes)", theory=1.0,
+        rows.append(Row("grokking_time_ratio_noisy_over_clean", g1 / g0,
+                        paper=paper("label_noise_barely_changes_grokking_time"), theory=1.0,
                         verdict=v, note=f"median(t2 - t1) ratio; {note}"))
     return fig, rows
 
@@ -309,7 +320,7 @@ def fig_control(R, p):
         factor = med[k] / base
         if nm.startswith("eliminate"):
             ok = factor <= 0.1
-            rows.append(Row(f"gap_factor[{nm}]", factor, paper="<=0.1", verdict="agrees" if ok else "deviates",
+            rows.append(Row(f"gap_factor[{nm}]", factor, paper=paper(nm), verdict="agrees" if ok else "deviates",
                             note=f"median gap / default median gap; {val}; target: shrink by >= 10x"))
         elif nm == "amplify_nu2":
             # t2 ≈ ln(A)/(2ηλ) with A = (m − n)ν²/(m c): ν² × 100 multiplies the gap by ln(100A)/ln(A)
@@ -317,10 +328,11 @@ def fig_control(R, p):
             A = (d["m"] - d["n"]) * d["nu2"] / (d["m"] * p["c"])
             th = math.log(100 * A) / math.log(A)
             v, note = judge(factor, th, rel_tol=0.1)
-            rows.append(Row(f"gap_factor[{nm}]", factor, paper="amplifies (t2 grows like ln ν²)", theory=th,
+            rows.append(Row(f"gap_factor[{nm}]", factor, paper=paper(nm), theory=th,
                             verdict=v, note=f"median gap / default median gap; {val}; {note}"))
         else:
             ok = factor >= 10
-            rows.append(Row(f"gap_factor[{nm}]", factor, paper=">=10", theory=10.0, verdict="agrees" if ok else "deviates",
+            rows.append(Row(f"gap_factor[{nm}]", factor, paper=paper(nm), theory=10.0,
+                            verdict="agrees" if ok else "deviates",
                             note=f"median gap / default median gap; {val}; t2 ∝ 1/λ predicts 10x"))
     return fig, rows
