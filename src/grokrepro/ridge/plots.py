@@ -7,62 +7,16 @@ the figure stands for. It never saves (the script does, with :func:`grokrepro.st
 """
 from __future__ import annotations
 
-import math
-
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.ticker import NullFormatter
 
-from .. import claims, style
-from ..numbers import Row, bootstrap_median_ci, judge
+from .. import style
+from .rows import control_gaps, control_rows, fig1_rows, fig2_rows, fig5_rows, fig6_rows, fig7_rows, sweep_rows
 
 LABELS = {"lam": r"weight decay $\lambda$", "n": r"samples $n$", "m": r"features $m$", "nu2": r"init variance $\nu^2$"}
 C1, C2 = style.PALETTE[0], style.PALETTE[3]
-
-
-def paper(claim_id):
-    """The paper's value of one claim in ``claims/ridge.yaml``."""
-    return claims.paper("ridge", claim_id)
-
-
 Q = (0.1, 0.9)  # the seed band of every figure
-
-
-def median_row(name, values, paper=None, note=""):
-    med, lo, hi = bootstrap_median_ci(values)
-    frac = float(np.mean(np.isfinite(np.asarray(values, float))))
-    extra = "" if frac == 1 else f"; {1 - frac:.0%} of runs never crossed"
-    return Row(name, med, lo, hi, paper=paper, note=f"median over {len(values)} seeds, 95% bootstrap CI{extra}{note}")
-
-
-def loglog_slope(x, Y, n_boot=2000, seed=0):
-    """Least-squares slope of log Y against log x over all (value, seed) points, with a
-    bootstrap CI that resamples seeds (columns of Y). Points with Y ≤ 0 or NaN are dropped."""
-    x = np.asarray(x, float)
-    Y = np.asarray(Y, float)
-
-    def fit(Yb):
-        xx = np.repeat(np.log(x), Yb.shape[1])
-        yy = Yb.reshape(-1)
-        ok = np.isfinite(yy) & (yy > 0)
-        if ok.sum() < 3:
-            return math.nan
-        return float(np.polyfit(xx[ok], np.log(yy[ok]), 1)[0])
-
-    s = fit(Y)
-    rng = np.random.default_rng(seed)
-    boots = [fit(Y[:, rng.integers(0, Y.shape[1], Y.shape[1])]) for _ in range(n_boot)]
-    boots = np.array([b for b in boots if np.isfinite(b)])
-    if boots.size == 0:
-        return s, math.nan, math.nan
-    return s, float(np.quantile(boots, 0.025)), float(np.quantile(boots, 0.975))
-
-
-def slope_row(name, x, Y, ref, tol, paper=None, what=""):
-    s, lo, hi = loglog_slope(x, Y)
-    verdict, note = judge(s, ref, abs_tol=tol)
-    return Row(name, s, lo, hi, paper=paper, theory=ref, verdict=verdict,
-               note=f"least-squares slope over all seeds, seed-bootstrap 95% CI; {note}{what}")
 
 
 # ------------------------------------------------------------------------------------------
@@ -90,11 +44,7 @@ def fig_1(ridge, relu, p):
                p["eps"], p["c"], f"ridge regression ({len(ridge['seeds'])} runs)")
     _curves_ax(axes[1], relu["steps"], relu["train"].T, relu["test"].T, relu["t1"], relu["t2"],
                p["eps"], p["c"], f"two-layer ReLU ({len(relu['t1'])} runs)")
-    rows = [median_row("ridge_t1_median", ridge["t1"][0]), median_row("ridge_t2_median", ridge["t2"][0]),
-            median_row("relu_net_t1_median", relu["t1"]), median_row("relu_net_t2_median", relu["t2"])]
-    gap = ridge["t2"][0] / np.maximum(ridge["t1"][0], 1)
-    rows.append(Row("ridge_fraction_grokking", float(np.mean(gap > 10)), note="fraction of runs with t2 > 10 t1"))
-    return fig, rows
+    return fig, fig1_rows(ridge, relu)
 
 
 def _sweep_axes(axes, S, grids, bounds=True):
@@ -113,115 +63,33 @@ def _sweep_axes(axes, S, grids, bounds=True):
     axes[0].legend(fontsize=8, loc="best")
 
 
-def _bound_rows(S, grids, eta):
-    rows = []
-    for which, op in (("t1", np.less_equal), ("t2", np.greater_equal)):
-        ok, tot = 0, 0
-        for name in grids:
-            vals = S[f"{name}__values"]
-            lam = vals if name == "lam" else np.full(len(vals), np.nan)
-            for i in range(len(vals)):
-                if name == "lam" and eta * lam[i] > 0.01:
-                    continue  # Eq. 8 holds for ηλ ≤ 0.01 only
-                m, b = S[f"{name}__{which}"][i], S[f"{name}__{which}_bound"][i]
-                good = op(np.nan_to_num(m, nan=np.inf), b)
-                ok += int(good.sum())
-                tot += good.size
-        frac = ok / max(tot, 1)
-        verdict = "agrees" if frac == 1 else "deviates"
-        side = "upper" if which == "t1" else "lower"
-        rows.append(Row(f"frac_{which}_within_bound", frac, paper=paper(f"eq8_{which}_{side}_bound_over_sweeps"),
-                        theory=1.0, verdict=verdict,
-                        note=f"{ok}/{tot} runs over all sweep points with ηλ ≤ 0.01 satisfy the Eq. 8 {side} bound"))
-    return rows
-
-
 def fig_2(S, engine, p):
     """Fig. 2: t1, t2 against λ, n, m, ν² (identity features) with the Eq. 8 bounds dashed."""
     style.apply()
     grids = list(p["grids"])
     fig, axes = plt.subplots(1, len(grids), figsize=(3.1 * len(grids), 3.2), sharey=False)
     _sweep_axes(np.atleast_1d(axes), S, grids)
-    d = p["defaults"]
-    i = int(np.argmin(np.abs(np.log(S["lam__values"] / d["lam"]))))
-    t1d, t2d = S["lam__t1"][i], S["lam__t2"][i]
-    rows = [median_row("t1_median[defaults]", t1d), median_row("t2_median[defaults]", t2d)]
-    b1, b2 = S["lam__t1_bound"][i], S["lam__t2_bound"][i]
-    rows.append(Row("t1_bound_median[defaults]", float(np.median(b1)), float(b1.min()), float(b1.max()),
-                    note="Eq. 8 upper bound from each run's λ⁺_min(ΦᵀΦ); ci = min/max over seeds"))
-    rows.append(Row("t2_bound[defaults]", float(np.median(b2)), note="Eq. 8 lower bound (data independent)"))
-    ok1, ok2 = bool(np.all(t1d <= b1)), bool(np.all(t2d >= b2))
-    rows.append(Row("all_t1_le_bound[defaults]", float(ok1), paper=paper("eq8_t1_upper_bound_at_defaults"),
-                    theory=1.0,
-                    verdict="agrees" if ok1 else "deviates", note=f"every one of {len(t1d)} runs"))
-    rows.append(Row("all_t2_ge_bound[defaults]", float(ok2), paper=paper("eq8_t2_lower_bound_at_defaults"),
-                    theory=1.0,
-                    verdict="agrees" if ok2 else "deviates", note=f"every one of {len(t2d)} runs"))
-    rows += _bound_rows(S, grids, p["eta"])
-    tol = p["slope_tolerance"]
-    rows.append(slope_row("slope_log_t2_vs_log_lambda", S["lam__values"], S["lam__t2"], -1.0, tol,
-                          paper=paper("t2_inverse_in_lambda")))
-    rows.append(slope_row("slope_log_t1_vs_log_lambda", S["lam__values"], S["lam__t1"], 0.0, tol,
-                          paper=paper("t1_independent_of_lambda"), what="; paper: λ does not enter t1"))
-    if "nu2__values" in S:
-        x = S["nu2__values"]
-        ok = x >= 1
-        g_t2 = np.polyfit(np.log(x[ok]), np.nanmedian(S["nu2__t2"][ok], 1), 1)[0]
-        g_t1 = np.polyfit(np.log(x[ok]), np.nanmedian(S["nu2__t1"][ok], 1), 1)[0]
-        rows.append(Row("dt2_dln_nu2", g_t2, theory=1 / (2 * p["eta"] * d["lam"]),
-                        note="slope of median t2 against ln ν² (ν² ≥ 1); theory 1/(2ηλ) from the null-space decay"))
-        rows.append(Row("dt1_dln_nu2", g_t1, note="slope of median t1 against ln ν² (ν² ≥ 1); paper: smaller than for t2"))
-        rows.append(Row("t2_grows_faster_than_t1_in_ln_nu2", float(g_t2 > g_t1),
-                        paper=paper("nu2_amplifies_t2_more_than_t1"),
-                        verdict="agrees" if g_t2 > g_t1 else "deviates"))
-    if engine is not None:
-        err = float(engine["max_rel_err"])
-        v, note = judge(err, 0.0, abs_tol=1e-8)
-        rows.append(Row("engine_vs_closed_form_max_rel_err", err, theory=0.0, verdict=v,
-                        note=f"iterative batched GD vs exact trajectory, {int(engine['steps'])} steps, "
-                             f"{len(engine['seeds'])} seeds at the defaults; {note}"))
-        for k in ("t1", "t2"):
-            same = bool(np.array_equal(engine[f"{k}_iter"], engine[f"{k}_exact"], equal_nan=True))
-            rows.append(Row(f"engine_{k}_equals_closed_form", float(same), theory=1.0,
-                            verdict="agrees" if same else "deviates",
-                            note="t from every-step iterative losses vs exact-trajectory search"))
-    return fig, rows
+    return fig, fig2_rows(S, engine, p)
 
 
 def fig_3(S, p):
     """Fig. 3: t1, t2 sweeps of random ReLU features (only the output layer trained), Eq. 8 dashed."""
-    return _sweep_figure(S, p, bounds=True, tol=p["slope_tolerance"], kind="random ReLU features")
+    return _sweep_figure(S, p, bounds=True, kind="random ReLU features")
 
 
 def fig_4(S, p):
     """Fig. 4: t1, t2 sweeps of the fully trained two-layer ReLU network (no bounds for this model)."""
-    return _sweep_figure(S, p, bounds=False, tol=p["slope_tolerance"],
-                             kind="two-layer ReLU network (qualitative: loss decays as (1-eta lam)^(4t))")
+    return _sweep_figure(S, p, bounds=False,
+                         kind="two-layer ReLU network (qualitative: loss decays as (1-eta lam)^(4t))")
 
 
-def _sweep_figure(S, p, bounds=False, slope_ref=-1.0, tol=0.05, kind=""):
+def _sweep_figure(S, p, bounds, kind):
     """Figs. 3, 4: the four (or fewer) sweeps of t1 and t2."""
     style.apply()
-    grids = [g for g in p["grids"]]
+    grids = list(p["grids"])
     fig, axes = plt.subplots(1, len(grids), figsize=(3.1 * len(grids), 3.2))
     _sweep_axes(np.atleast_1d(axes), S, grids, bounds=bounds)
-    d = p["defaults"]
-    rows = []
-    if "lam" in grids:
-        i = int(np.argmin(np.abs(np.log(S["lam__values"] / d["lam"]))))
-        rows += [median_row("t1_median[defaults]", S["lam__t1"][i]), median_row("t2_median[defaults]", S["lam__t2"][i])]
-        g = S["lam__t2"][i] / np.maximum(S["lam__t1"][i], 1)
-        rows.append(Row("frac_runs_t2_gt_10_t1[defaults]", float(np.mean(g > 10)), note="grokking visible: t2 > 10 t1"))
-        rows.append(slope_row("slope_log_t2_vs_log_lambda", S["lam__values"], S["lam__t2"], slope_ref, tol,
-                              what=f"; {kind}"))
-    for name in grids:
-        if name == "lam":
-            continue
-        x = S[f"{name}__values"]
-        for k in ("t1", "t2"):
-            s, lo, hi = loglog_slope(x, S[f"{name}__{k}"])
-            rows.append(Row(f"slope_log_{k}_vs_log_{name}", s, lo, hi, note="descriptive (no paper value stated)"))
-    return fig, rows
+    return fig, sweep_rows(S, p, slope_ref=-1.0, tol=p["slope_tolerance"], kind=kind)
 
 
 def fig_5(C, p):
@@ -235,15 +103,7 @@ def fig_5(C, p):
     axes[1].set(xscale="log", xlabel="step", ylabel=r"P[$(N-N^*)^2\leq\varepsilon$]", title="surrogate accuracy",
                 ylim=(-0.02, 1.02))
     axes[1].legend(fontsize=8)
-    rows = [median_row("t1_median", C["t1"][0]), median_row("t2_median", C["t2"][0])]
-    for which in ("train", "test"):
-        acc = C[f"{which}_acc"][0]
-        t99 = [C["steps"][np.argmax(a >= 0.99)] if (a >= 0.99).any() else np.nan for a in acc]
-        rows.append(median_row(f"{which}_acc_first_ge_0.99_step", t99, note="; step on the plotting grid"))
-    acc_t1 = [float(np.interp(np.log(max(t, 1)), np.log(np.maximum(C["steps"], 1)), a))
-              for t, a in zip(C["t1"][0], C["test_acc"][0])]
-    rows.append(median_row("test_acc_at_t1", acc_t1, note="; the accuracy plateau"))
-    return fig, rows
+    return fig, fig5_rows(C)
 
 
 def fig_6(C, p):
@@ -258,21 +118,11 @@ def fig_6(C, p):
     pos = np.arange(len(noises))
     for off, key, col in ((-0.15, "t1", C1), (0.15, "t2", C2)):
         med = np.nanmedian(C[key], axis=1)
-        lo, hi = np.nanquantile(C[key], 0.1, axis=1), np.nanquantile(C[key], 0.9, axis=1)
+        lo, hi = np.nanquantile(C[key], Q[0], axis=1), np.nanquantile(C[key], Q[1], axis=1)
         ax.bar(pos + off, med, width=0.3, color=col, label=key, yerr=[med - lo, hi - med])
     ax.set(xticks=pos, xticklabels=[f"std {z:g}" for z in noises], yscale="log", ylabel="steps", title="grokking times")
     ax.legend(fontsize=8)
-    rows = []
-    for k, nz in enumerate(noises):
-        rows += [median_row(f"t1_median[noise={nz:g}]", C["t1"][k]), median_row(f"t2_median[noise={nz:g}]", C["t2"][k])]
-    if len(noises) == 2:
-        g0 = np.nanmedian(C["t2"][0] - C["t1"][0])
-        g1 = np.nanmedian(C["t2"][1] - C["t1"][1])
-        v, note = judge(g1 / g0, 1.0, rel_tol=p["noise_rel_tolerance"])
-        rows.append(Row("grokking_time_ratio_noisy_over_clean", g1 / g0,
-                        paper=paper("label_noise_barely_changes_grokking_time"), theory=1.0,
-                        verdict=v, note=f"median(t2 - t1) ratio; {note}"))
-    return fig, rows
+    return fig, fig6_rows(C, p)
 
 
 def fig_7(C, S, p):
@@ -283,17 +133,13 @@ def fig_7(C, S, p):
     _curves_ax(axes[0], C["steps"], C["train"][0], C["test"][0], C["t1"][0], C["t2"][0], p["eps"], p["c"],
                "random Fourier features")
     _sweep_axes(axes[1:], S, grids, bounds=False)
-    rows = [median_row("t1_median[defaults]", C["t1"][0]), median_row("t2_median[defaults]", C["t2"][0])]
-    if "lam" in grids:
-        rows.append(slope_row("slope_log_t2_vs_log_lambda", S["lam__values"], S["lam__t2"], -1.0, p["slope_tolerance"]))
-    return fig, rows
+    return fig, fig7_rows(C, S, p)
 
 
 def fig_control(R, p):
     """Elimination and amplification: t2 − t1 under bound-derived hyper-parameter choices."""
     style.apply()
     names = [str(s) for s in R["settings"]]
-    gaps = np.maximum(R["t2"] - R["t1"], 0)
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.4), gridspec_kw={"width_ratios": [1.3, 1]})
     x = np.maximum(R["steps"], 1)
     for k, nm in enumerate(names):
@@ -303,8 +149,7 @@ def fig_control(R, p):
     axes[0].axhline(p["c"], color="0.4", lw=0.8, ls="--")
     axes[0].set(xscale="log", yscale="log", xlabel="step", ylabel="loss (solid test, dotted train)")
     axes[0].legend(fontsize=7)
-    med = np.median(gaps, axis=1)
-    lo, hi = np.quantile(gaps, 0.1, axis=1), np.quantile(gaps, 0.9, axis=1)
+    _, med, lo, hi = control_gaps(R)
     pos = np.arange(len(names))
     axes[1].bar(pos, np.maximum(med, 0.5), color=[style.PALETTE[k % 10] for k in pos],
                 yerr=[med - lo, hi - med])
@@ -313,26 +158,4 @@ def fig_control(R, p):
     for k in pos:
         if med[k] == 0:
             axes[1].text(k, 0.6, "0", ha="center", va="bottom", fontsize=9)
-    base = med[0]
-    rows = [median_row(f"gap_median[{nm}]", gaps[k]) for k, nm in enumerate(names)]
-    for k, nm in enumerate(names[1:], start=1):
-        val = str(R["values"][k])
-        factor = med[k] / base
-        if nm.startswith("eliminate"):
-            ok = factor <= 0.1
-            rows.append(Row(f"gap_factor[{nm}]", factor, paper=paper(nm), verdict="agrees" if ok else "deviates",
-                            note=f"median gap / default median gap; {val}; target: shrink by >= 10x"))
-        elif nm == "amplify_nu2":
-            # t2 ≈ ln(A)/(2ηλ) with A = (m − n)ν²/(m c): ν² × 100 multiplies the gap by ln(100A)/ln(A)
-            d = p["defaults"]
-            A = (d["m"] - d["n"]) * d["nu2"] / (d["m"] * p["c"])
-            th = math.log(100 * A) / math.log(A)
-            v, note = judge(factor, th, rel_tol=0.1)
-            rows.append(Row(f"gap_factor[{nm}]", factor, paper=paper(nm), theory=th,
-                            verdict=v, note=f"median gap / default median gap; {val}; {note}"))
-        else:
-            ok = factor >= 10
-            rows.append(Row(f"gap_factor[{nm}]", factor, paper=paper(nm), theory=10.0,
-                            verdict="agrees" if ok else "deviates",
-                            note=f"median gap / default median gap; {val}; t2 ∝ 1/λ predicts 10x"))
-    return fig, rows
+    return fig, control_rows(R, p)

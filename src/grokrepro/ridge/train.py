@@ -335,7 +335,8 @@ def control_runs(p: dict, seeds: list[int], n_points: int = 250) -> dict:
     for name, hp, _ in settings:
         t1s, t2s, trs, tes = [], [], [], []
         for s in seeds:
-            t1, t2, _, traj = run_linear("identity", n, m, hp["nu2"], hp["lam"], s, p["eta"], p["eps"], p["c"], p["t_max"])
+            t1, t2, _, traj = run_linear("identity", n, m, hp["nu2"], hp["lam"], s, p["eta"], p["eps"], p["c"],
+                                         p["t_max"])
             t1s.append(t1)
             t2s.append(t2)
             trs.append(traj.train_loss(steps))
