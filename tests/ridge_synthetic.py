@@ -28,6 +28,7 @@ def sweep(seeds=3, grids=GRIDS, defaults=DEFAULTS, bound_factor=(5.0, 0.5), **kw
         S[f"{name}__t1_bound"] = bound_factor[0] * t[..., 0]
         S[f"{name}__t2_bound"] = bound_factor[1] * t[..., 1]
         S[f"{name}__lam_min_plus"] = np.full(t.shape[:2], 0.5)
+        S[f"{name}__diverged"] = np.zeros(t.shape[:2], bool)
     return S
 
 
@@ -42,7 +43,7 @@ def curves(t1, t2, noise=(0.0,), accuracy=False):
     t1, t2 = np.atleast_2d(np.asarray(t1, float)), np.atleast_2d(np.asarray(t2, float))
     C = {"steps": STEPS, "seeds": np.arange(t1.shape[1]), "noise": np.asarray(noise, float), "t1": t1, "t2": t2,
          "train": np.array([_loss(a) for a in t1]), "test": np.array([_loss(b) for b in t2]),
-         "lam_min_plus": np.full(t1.shape, 0.5)}
+         "lam_min_plus": np.full(t1.shape, 0.5), "diverged": np.zeros(t1.shape, bool)}
     if accuracy:
         C["train_acc"] = (STEPS[None, None, :] >= 2 * t1[..., None]).astype(float)
         C["test_acc"] = np.clip(0.3 + (STEPS[None, None, :] >= 2 * t2[..., None]), 0, 1).astype(float)
@@ -53,7 +54,7 @@ def two_layer(t1, t2):
     """What ridge_two_layer_fig1 writes: curves (T, R) and t1, t2 (R,)."""
     t1, t2 = np.asarray(t1, float), np.asarray(t2, float)
     return {"steps": STEPS, "t1": t1, "t2": t2, "train": _loss(t1).T, "test": _loss(np.nan_to_num(t2, nan=1e9)).T,
-            "steps_run": np.array(STEPS[-1])}
+            "steps_run": np.array(STEPS[-1]), "diverged": np.zeros(t1.shape, bool)}
 
 
 def engine(max_rel_err=1e-14, t1=(210.0,), t2=(23065.0,), t1_exact=None, t2_exact=None):
@@ -61,7 +62,7 @@ def engine(max_rel_err=1e-14, t1=(210.0,), t2=(23065.0,), t1_exact=None, t2_exac
     return {"seeds": np.arange(len(t1)), "steps": np.array(30000), "max_rel_err": np.array(max_rel_err),
             "t1_iter": np.array(t1), "t2_iter": np.array(t2),
             "t1_exact": np.array(t1 if t1_exact is None else t1_exact),
-            "t2_exact": np.array(t2 if t2_exact is None else t2_exact)}
+            "t2_exact": np.array(t2 if t2_exact is None else t2_exact), "diverged": np.zeros(len(t1), bool)}
 
 
 SETTINGS = ("default", "eliminate_lambda", "eliminate_nu2", "amplify_lambda", "amplify_nu2")
@@ -76,4 +77,18 @@ def control(factors, seeds=3, t1=200.0, gap=20000.0):
     T2 = T1 + gap * f[:, None] * s[None, :]
     return {"settings": np.array(SETTINGS[:len(f)]), "values": np.array([f"setting {k}" for k in range(len(f))]),
             "t1": T1, "t2": T2, "train": np.array([_loss(a) for a in T1]), "test": np.array([_loss(b) for b in T2]),
-            "steps": STEPS, "seeds": np.arange(seeds), "lam_min_plus": np.array(0.5)}
+            "steps": STEPS, "seeds": np.arange(seeds), "lam_min_plus": np.array(0.5),
+            "diverged": np.zeros(T1.shape, bool)}
+
+
+def diverge(result, mask, prefix=""):
+    """Mark the replicas of ``mask`` diverged the way the training rules do: flag set, times NaN
+    (and, for results with curves, the curves NaN)."""
+    mask = np.asarray(mask, bool)
+    result[f"{prefix}diverged"] = result[f"{prefix}diverged"] | mask
+    for k in ("t1", "t2"):
+        result[f"{prefix}{k}"] = np.where(mask, np.nan, result[f"{prefix}{k}"])
+    for k in ("train", "test", "train_acc", "test_acc"):
+        if not prefix and k in result and result[k].shape[:mask.ndim] == mask.shape:
+            result[k] = np.where(mask[..., None], np.nan, result[k])
+    return result
