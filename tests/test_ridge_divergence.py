@@ -3,6 +3,8 @@ it), marks the diverged replicas and leaves them out; the rows that depend on th
 tables carry diverged[<run>] counts and the figures say "k of R replicas diverged, not drawn".
 Families: the exact linear-in-θ trajectory (identity, random ReLU and Fourier features), the
 iterative batched linear GD (engine check) and the fully trained two-layer ReLU network."""
+import io
+
 import numpy as np
 import pytest
 
@@ -25,6 +27,9 @@ def by_name(rows):
 
 
 def texts(fig):
+    """The figure's text notes, after drawing it (as style.save does: a figure that cannot be
+    drawn fails here)."""
+    fig.savefig(io.BytesIO(), format="png", dpi=30)
     return [t.get_text() for ax in fig.axes for t in ax.texts]
 
 
@@ -64,6 +69,7 @@ def test_exact_trajectory_jobs_and_figures_complete_when_every_run_diverges(kind
     assert by_name(rows)["diverged[curves]"].measured == 4
     if kind == "relu":
         fig, rows = plots.fig_5(C, p)
+        assert f"2 of 2 {NOTE}" in texts(fig)
         assert_all_diverged_rows(rows, {"curves": 4}, ())
 
 
@@ -97,7 +103,9 @@ def test_control_job_completes_when_every_run_diverges():
 
 def test_control_rows_leave_diverged_runs_out_of_the_medians():
     R = syn.diverge(syn.control((0.05, 0.0, 10.0, 2.0)), np.array([[False] * 3] * 4 + [[True, False, False]]))
-    rows = by_name(plots.fig_control(R, syn.CONTROL_P)[1])
+    fig, rows = plots.fig_control(R, syn.CONTROL_P)
+    assert texts(fig) == [f"1 of 15 {NOTE}", "0"]  # "0": the eliminate_nu2 bar
+    rows = by_name(rows)
     assert rows["gap_median[amplify_nu2]"].measured == pytest.approx(2 * 20000 * 1.0015)  # median of seeds 1, 2
     assert rows["gap_factor[amplify_nu2]"].verdict == "n/a"
     assert rows["gap_factor[amplify_lambda]"].verdict == "agrees"  # its runs and the default's are whole
@@ -144,6 +152,7 @@ def test_two_layer_jobs_and_figures_complete_at_lr_1000():
     assert S["lam__diverged"].all() and S["n__diverged"].all()
     fig, rows = plots.fig_4(S, dict(p, grids=grids, defaults={"n": 10, "m": 20, "lam": 0.05, "nu2": 1.0},
                                     slope_tolerance=0.15))
+    assert texts(fig).count(f"4 of 4 {NOTE}") == 2
     assert_all_diverged_rows(rows, {"sweep": 8}, ())
 
 

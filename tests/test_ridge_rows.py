@@ -2,6 +2,7 @@
 (bootstrap_median_ci, loglog_slope, slope_row, median_row, indicator_row), each figure's row
 producer (verdicts flip when the input crosses its tolerance), the claims join, and the figure
 contract (figure functions return (fig, rows) and save nothing)."""
+import io
 import math
 
 import matplotlib.figure
@@ -224,4 +225,5 @@ def test_figure_functions_return_figure_and_rows_and_save_nothing(tmp_path, monk
                       plots.fig_6(syn.curves([[100.0] * 2] * 2, [[1e3] * 2] * 2, noise=(0.0, 0.1)), p),
                       plots.fig_7(C, S, p), plots.fig_control(syn.control((0.05, 0.0, 10.0, 2.0)), syn.CONTROL_P)):
         assert isinstance(fig, matplotlib.figure.Figure) and rows
-    assert not list(tmp_path.iterdir())
+        assert not list(tmp_path.iterdir())
+        fig.savefig(io.BytesIO(), format="png", dpi=30)  # it can be drawn

@@ -33,7 +33,25 @@ def _diverged_note(ax, diverged):
     div = np.asarray(diverged, bool)
     if div.any():
         ax.text(0.98, 0.98, f"{int(div.sum())} of {div.size} replicas diverged, not drawn", transform=ax.transAxes,
-                ha="right", va="top", fontsize=7, color="firebrick")
+                ha="right", va="top", fontsize=7, color="firebrick", bbox={"facecolor": "white", "alpha": 0.8, "lw": 0})
+
+
+def _scale(*arrays) -> str:
+    """"log", unless no value is finite and positive (every replica diverged): then "linear", as
+    a log axis without data cannot be drawn."""
+    vals = np.concatenate([np.ravel(np.asarray(a, float)) for a in arrays])
+    return "log" if np.any(np.isfinite(vals) & (vals > 0)) else "linear"
+
+
+def _log_axes(ax, x, *arrays):
+    """Log-log axes for the curves ``arrays`` over ``x``; if nothing can be drawn (every replica
+    diverged) the x-axis still spans ``x`` and the empty y-axis has no ticks."""
+    ax.set_xscale("log")
+    if _scale(*arrays) == "log":
+        ax.set_yscale("log")
+    else:
+        ax.set_xlim(np.min(x), np.max(x))
+        ax.set_yticks([])
 
 
 def _curves_ax(ax, steps, train, test, t1, t2, eps, c, title, diverged):
@@ -49,7 +67,8 @@ def _curves_ax(ax, steps, train, test, t1, t2, eps, c, title, diverged):
             med = np.nanmedian(t)
             if np.isfinite(med):
                 ax.axvline(max(med, 1), color=col, lw=0.8, ls="--")
-        ax.set(xscale="log", yscale="log", xlabel="step", ylabel="loss", title=title)
+        _log_axes(ax, x, train, test)
+        ax.set(xlabel="step", ylabel="loss", title=title)
         lo = min(np.nanmin(train), np.nanmin(test))
         if lo < 1e-12:  # exact zero teacher: losses decay to 0; show 12 decades below the threshold
             ax.set_ylim(1e-12 * eps, 10 * max(np.nanmax(train), np.nanmax(test)))
@@ -81,7 +100,9 @@ def _sweep_axes(axes, S, grids, bounds=True):
             ax.plot(x, np.nanmedian(S[f"{name}__t1_bound"], 1), "--", color=C1, lw=1.2, label=r"$t_1$ bound")
             b2 = np.nanmedian(S[f"{name}__t2_bound"], 1)
             ax.plot(x[b2 > 0], b2[b2 > 0], "--", color=C2, lw=1.2, label=r"$t_2$ bound")
-        ax.set(xscale="log", yscale="log", xlabel=LABELS[name])
+        shown = [S[f"{name}__{k}"] for k in ("t1", "t2")] + ([S[f"{name}__t1_bound"]] if bounds else [])
+        _log_axes(ax, x, *shown)
+        ax.set(xlabel=LABELS[name])
         ax.xaxis.set_minor_formatter(NullFormatter())
         ax.yaxis.set_minor_formatter(NullFormatter())
     axes[0].set_ylabel("steps")
@@ -130,6 +151,8 @@ def fig_5(C, p):
         style.band(axes[1], x, _live(C["test_acc"][0], d).T, C2, "test accuracy", q=Q)
     axes[1].set(xscale="log", xlabel="step", ylabel=r"P[$(N-N^*)^2\leq\varepsilon$]", title="surrogate accuracy",
                 ylim=(-0.02, 1.02))
+    if d.all():  # nothing drawn: keep the step range
+        axes[1].set_xlim(x.min(), x.max())
     axes[1].legend(fontsize=8)
     return fig, fig5_rows(C)
 
@@ -150,7 +173,8 @@ def fig_6(C, p):
             med = np.nanmedian(C[key], axis=1)
             lo, hi = np.nanquantile(C[key], Q[0], axis=1), np.nanquantile(C[key], Q[1], axis=1)
         ax.bar(pos + off, med, width=0.3, color=col, label=key, yerr=[med - lo, hi - med])
-    ax.set(xticks=pos, xticklabels=[f"std {z:g}" for z in noises], yscale="log", ylabel="steps", title="grokking times")
+    ax.set(xticks=pos, xticklabels=[f"std {z:g}" for z in noises], yscale=_scale(C["t1"], C["t2"]), ylabel="steps",
+           title="grokking times")
     ax.legend(fontsize=8)
     return fig, fig6_rows(C, p)
 
@@ -180,13 +204,15 @@ def fig_control(R, p):
             style.band(axes[0], x, _live(R["train"][k], R["diverged"][k]).T, col, None, ls=":", q=Q)
     _diverged_note(axes[0], R["diverged"])
     axes[0].axhline(p["c"], color="0.4", lw=0.8, ls="--")
-    axes[0].set(xscale="log", yscale="log", xlabel="step", ylabel="loss (solid test, dotted train)")
+    _log_axes(axes[0], x, _live(R["train"].reshape(-1, len(x)), R["diverged"].ravel()))
+    axes[0].set(xlabel="step",
+                ylabel="loss (solid test, dotted train)")
     axes[0].legend(fontsize=7)
     _, med, lo, hi = control_gaps(R)
     pos = np.arange(len(names))
     axes[1].bar(pos, np.maximum(med, 0.5), color=[style.PALETTE[k % 10] for k in pos],
                 yerr=[med - lo, hi - med])
-    axes[1].set(xticks=pos, yscale="log", ylabel=r"grokking time $\max(t_2 - t_1, 0)$")
+    axes[1].set(xticks=pos, yscale=_scale(np.maximum(med, 0.5)), ylabel=r"grokking time $\max(t_2 - t_1, 0)$")
     axes[1].set_xticklabels(names, rotation=25, ha="right", fontsize=8)
     for k in pos:
         if med[k] == 0:
