@@ -28,8 +28,8 @@ def _iterate(prob, eta, lam, steps):
 
 
 @pytest.mark.parametrize("kind,kw", [("identity", {}), ("relu", {"d": 8, "n_test": 300}),
-                                     ("fourier", {"d": 5, "n_test": 300}),
-                                     ("identity", {"noise": 0.1}), ("relu", {"d": 8, "n_test": 300, "teacher": "unit"})])
+                                     ("fourier", {"d": 5, "n_test": 300}), ("identity", {"noise": 0.1}),
+                                     ("relu", {"d": 8, "n_test": 300, "teacher": "unit"})])
 def test_closed_form_matches_iterative_gd(kind, kw):
     prob = make_problem(kind, 20, 80, 1.0, seed=3, **kw)
     eta, lam, steps = 0.5, 3e-3, 2500

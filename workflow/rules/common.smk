@@ -98,9 +98,6 @@ def ridge_seeds(block):
     return list(range(RG["seed_first"], RG["seed_first"] + block["seeds"]))
 
 
-RIDGE_CODE = code("ridge/features.py", "ridge/theory.py", "ridge/train.py")
-
-
 # --- cross-study (scorecard, archive)
 def all_figures():
     """Every figure rule's outputs (each study's target rule lists them; call after those rules)."""

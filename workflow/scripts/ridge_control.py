@@ -1,10 +1,7 @@
-"""Rule ridge_control: elimination / amplification runs at bound-derived hyper-parameters."""
-
-from grokrepro.io import result_meta, save_npz
-from grokrepro.ridge.train import control_runs
+"""Rule ridge_control: elimination / amplification runs at bound-derived hyper-parameters (exact GD trajectory)."""
 from grokrepro import provenance
+from grokrepro.io import save_npz
+from grokrepro.ridge import jobs
 
 provenance.start(snakemake)
-prm = snakemake.params
-out = control_runs(dict(prm.p), list(prm.seeds))
-save_npz(snakemake.output[0], out, result_meta(dict(prm.p), seeds=list(prm.seeds)))
+save_npz(snakemake.output[0], *jobs.control(**snakemake.params))

@@ -1,10 +1,7 @@
-"""Rule ridge_engine_check: iterative batched GD against the exact trajectory."""
-
-from grokrepro.io import result_meta, save_npz
-from grokrepro.ridge.train import engine_check
+"""Rule ridge_engine_check: iterative batched GD against the exact trajectory at the Fig. 2 defaults."""
 from grokrepro import provenance
+from grokrepro.io import save_npz
+from grokrepro.ridge import jobs
 
 provenance.start(snakemake)
-prm = snakemake.params
-out = engine_check(dict(prm.p), list(prm.seeds), int(prm.steps))
-save_npz(snakemake.output[0], out, result_meta(dict(prm.p, steps=prm.steps), seeds=list(prm.seeds)))
+save_npz(snakemake.output[0], *jobs.engine_check(**snakemake.params))

@@ -14,6 +14,10 @@ only weight decay shrinks). :class:`Trajectory` evaluates the training loss (wit
 penalty) and the test loss (no ½) at any set of integer steps in O(r²) per step, and finds
 t1(ε) = last step with training loss ≥ ε and t2(c) = first step with test loss ≤ c exactly
 (grid bracketing, then every integer step inside the bracket).
+
+GD diverges when a mode does not contract, |r_k| ≥ 1 or |q| ≥ 1 (η too large): the trajectory
+then says so (:attr:`Trajectory.diverges`), has neither t1 nor t2, and its losses grow without
+bound (callers do not evaluate them).
 """
 from __future__ import annotations
 
@@ -82,8 +86,7 @@ class Trajectory:
         self.lam_min_plus = float(self.s2.min())
         self.r = 1.0 - eta * (self.s2 / n + lam)
         self.q = 1.0 - eta * lam
-        if np.any(np.abs(self.r) >= 1) or abs(self.q) >= 1:
-            raise ValueError("GD is not contracting: need |1 - η(s²/n + λ)| < 1 for every mode")
+        self.diverges = bool(np.any(np.abs(self.r) >= 1) or abs(self.q) >= 1)
         uy = u.T @ y
         c_lam = s * uy / (self.s2 + n * lam)  # Vᵀθ_λ
         theta_lam = vt.T @ c_lam
@@ -158,7 +161,10 @@ class Trajectory:
     # ---- grokking times ---------------------------------------------------------------
     def times(self, eps: float, c: float, t_max: int) -> tuple[float, float]:
         """(t1(ε), t2(c)). t1 = last step with training loss ≥ ε (0 if none, NaN if still ≥ ε
-        at t_max); t2 = first step with test loss ≤ c (NaN if not reached by t_max)."""
+        at t_max); t2 = first step with test loss ≤ c (NaN if not reached by t_max). A diverging
+        trajectory has neither: (NaN, NaN)."""
+        if self.diverges:
+            return math.nan, math.nan
         grid = step_grid(t_max)
         tr = self.train_loss(grid)
         te = self.test_loss(grid)

@@ -73,6 +73,20 @@ def _relu_init(seed, tag, n, m, d, nu2, n_test):
     return x, xt, w, a
 
 
+def _retire_diverged(div, A, W, t, *losses):
+    """Mark replicas whose losses are no longer finite (NaN or overflow) as diverged and zero their
+    parameters so that nothing non-finite spreads; returns the updated mask."""
+    new = ~div
+    for loss in losses:
+        if loss is not None:
+            new &= ~np.isfinite(loss.numpy())
+    if new.any():
+        idx = torch.as_tensor(new)
+        A[idx], W[idx] = 0.0, 0.0
+        log(f"two-layer GD: {int(new.sum())} replica(s) diverged at step {t} ({int((div | new).sum())} in all)")
+    return div | new
+
+
 def gd_two_layer(seeds, n, m, d, nu2, lam, eta, eps, c, t_max, n_test=2000, tag=0,
                  record=None, grid_ratio=1.01, threads=1, dtype=torch.float64, progress_every=30.0):
     """Full-batch GD on N(x) = Σ_j a_j σ(⟨w_j, x⟩), zero teacher, both layers with weight decay.
@@ -82,8 +96,10 @@ def gd_two_layer(seeds, n, m, d, nu2, lam, eta, eps, c, t_max, n_test=2000, tag=
     (checked every step); t2 = first grid step with test loss ≤ c on ``n_test`` held-out inputs,
     the grid being every step up to 100 then geometric with ratio ``grid_ratio`` (t2 is exact to
     that relative resolution). Stops when every replica has reached t2 or at ``t_max``.
-    Returns dict with t1, t2 (R,), and train/test curves on ``record`` steps (if given). A progress
-    line (step, replicas still running, time left) goes to the log every ``progress_every`` s.
+    A replica whose training or test loss stops being finite is *diverged*: it is retired
+    (parameters zeroed), its t1, t2 and recorded losses are NaN and ``diverged`` marks it.
+    Returns dict with t1, t2, diverged (R,), and train/test curves on ``record`` steps (if given).
+    A progress line (step, replicas still running, time left) goes to the log every ``progress_every`` s.
     """
     torch.set_num_threads(max(1, int(threads)))
     R = len(seeds)
@@ -95,8 +111,7 @@ def gd_two_layer(seeds, n, m, d, nu2, lam, eta, eps, c, t_max, n_test=2000, tag=
     lam_t = torch.as_tensor(lam.copy(), dtype=dtype)
     checks = set(int(v) for v in step_grid(t_max, dense=100, ratio=grid_ratio))
     rec = set() if record is None else set(int(v) for v in record)
-    t1 = np.zeros(R)
-    t2 = np.full(R, np.nan)
+    t1, t2, div = np.zeros(R), np.full(R, np.nan), np.zeros(R, bool)
     curves_tr, curves_te, rec_steps = [], [], []
 
     def test_loss():
@@ -108,26 +123,25 @@ def gd_two_layer(seeds, n, m, d, nu2, lam, eta, eps, c, t_max, n_test=2000, tag=
         if time.time() - last_log > progress_every:
             last_log = time.time()
             rate = t / (last_log - t0)
-            log(f"two-layer GD step {t}/{int(t_max)}, {int(np.isnan(t2).sum())}/{R} replicas before t2, "
+            log(f"two-layer GD step {t}/{int(t_max)}, {int((np.isnan(t2) & ~div).sum())}/{R} replicas before t2, "
                 f"{rate:.3g} steps/s, <= {(t_max - t) / rate:.0f}s left")
         pre = torch.einsum("rnd,rmd->rnm", X, W)
         h = torch.relu(pre)
         out = torch.einsum("rnm,rm->rn", h, A)
         train = (out**2).sum(1) / (2 * n)
-        above = (train >= eps).numpy()
+        te = test_loss() if t in checks or t in rec else None
+        div = _retire_diverged(div, A, W, t, train, te)
+        above = (train >= eps).numpy() & ~div
         t1[above] = t
-        te = None
-        if t in checks or t in rec:
-            te = test_loss()
-            hit = (te <= c).numpy() & np.isnan(t2)
-            t2[hit] = t
+        if te is not None:
+            t2[(te <= c).numpy() & np.isnan(t2) & ~div] = t
         if t in rec:
             rec_steps.append(t)
-            curves_tr.append(train.numpy().copy())
-            curves_te.append(te.numpy().copy())
-        if record is None and not np.isnan(t2).any() and not above.any():
-            break
-        if record is not None and t >= max(rec) and not np.isnan(t2).any():
+            curves_tr.append(np.where(div, np.nan, train.numpy()))
+            curves_te.append(np.where(div, np.nan, te.numpy()))
+        waiting = np.isnan(t2[~div]).any()  # a live replica has not reached t2 yet
+        done = not above.any() if record is None else t >= max(rec)
+        if done and not waiting:
             break
         g_out = out / n  # zero teacher: residual = out
         gA = torch.einsum("rnm,rn->rm", h, g_out) + lam_t[:, None] * A
@@ -135,12 +149,10 @@ def gd_two_layer(seeds, n, m, d, nu2, lam, eta, eps, c, t_max, n_test=2000, tag=
         gW = torch.einsum("rnm,rnd->rmd", gpre, X) + lam_t[:, None, None] * W
         A = A - eta * gA
         W = W - eta * gW
-        if not torch.isfinite(A).all():
-            log("two-layer GD diverged")
-            break
     if np.isnan(t2).any():
         t1[np.isnan(t2) & (t1 == t)] = np.nan if t >= t_max else t1[np.isnan(t2) & (t1 == t)]
-    out = {"t1": t1, "t2": t2, "steps_run": np.array(t)}
+    t1[div] = np.nan
+    out = {"t1": t1, "t2": t2, "diverged": div, "steps_run": np.array(t)}
     if record is not None:
         out["steps"] = np.array(rec_steps)
         out["train"] = np.array(curves_tr)
@@ -151,14 +163,10 @@ def gd_two_layer(seeds, n, m, d, nu2, lam, eta, eps, c, t_max, n_test=2000, tag=
 # ------------------------------------------------------------------------------------------
 # sweep drivers (linear-in-θ models use the exact trajectory)
 # ------------------------------------------------------------------------------------------
-def _point(kind, base, seed, **over):
-    p = dict(base, **over)
-    return p
-
-
 def run_linear(kind, n, m, nu2, lam, seed, eta, eps, c, t_max, d=None, teacher="default",
                noise=0.0, n_test=2000, sigma2=1.0):
-    """One linear-in-θ run through the exact trajectory: (t1, t2, λ⁺_min(ΦᵀΦ), Trajectory)."""
+    """One linear-in-θ run through the exact trajectory: (t1, t2, λ⁺_min(ΦᵀΦ), Trajectory);
+    a diverging run (``Trajectory.diverges``) has t1 = t2 = NaN."""
     prob = make_problem(kind, n, m, nu2, seed, d=d, teacher=teacher, noise=noise, n_test=n_test,
                         sigma2=sigma2, tag=data_tag(n, m))
     traj = Trajectory(prob, eta, lam)
@@ -166,36 +174,72 @@ def run_linear(kind, n, m, nu2, lam, seed, eta, eps, c, t_max, d=None, teacher="
     return t1, t2, traj.lam_min_plus, traj
 
 
+def linear_curves(traj, steps):
+    """(train loss, test loss, diverged) of one exact trajectory on ``steps``. A diverging
+    trajectory, or one whose losses overflow, is not drawn: its curves are NaN."""
+    if not traj.diverges:
+        tr, te = traj.train_loss(steps), traj.test_loss(steps)
+        if np.all(np.isfinite(tr)) and np.all(np.isfinite(te)):
+            return tr, te, False
+    return np.full(len(steps), np.nan), np.full(len(steps), np.nan), True
+
+
+def _median(values) -> float:
+    """Median of the finite values for a log line (NaN, silently, when there are none)."""
+    v = np.asarray(values, float)
+    v = v[np.isfinite(v)]
+    return float(np.median(v)) if v.size else math.nan
+
+
+def _log_diverged(what, div):
+    if np.any(div):
+        log(f"{what}: {int(np.sum(div))} of {np.size(div)} runs diverged (non-contracting GD), left out")
+
+
 def sweep_linear(p: dict, seeds: list[int]) -> dict:
     """t1, t2 and the Eq. 8 bounds for every value of every swept hyper-parameter.
 
     ``p`` holds kind, d (relu/fourier), teacher, noise, n_test, sigma2, eta, eps, c, t_max,
     ``defaults`` {lam, n, m, nu2} and ``grids`` {param: [values]}. Output keys per param P:
-    ``P__values`` (V,), ``P__t1``/``P__t2``/``P__t1_bound``/``P__t2_bound``/``P__lam_min_plus`` (V, S).
+    ``P__values`` (V,), ``P__t1``/``P__t2``/``P__t1_bound``/``P__t2_bound``/``P__lam_min_plus`` (V, S)
+    and ``P__diverged`` (V, S) (t1, t2 NaN there).
     """
     out = {"seeds": np.array(seeds)}
     for name, values in p["grids"].items():
         V, S = len(values), len(seeds)
         arr = {k: np.full((V, S), np.nan) for k in ("t1", "t2", "t1_bound", "t2_bound", "lam_min_plus")}
+        arr["diverged"] = np.zeros((V, S), bool)
         for i, v in enumerate(values):
             hp = dict(p["defaults"], **{name: v})
             n, m = int(hp["n"]), int(hp["m"])
             for j, s in enumerate(seeds):
-                t1, t2, lmp, _ = run_linear(p["kind"], n, m, hp["nu2"], hp["lam"], s, p["eta"], p["eps"], p["c"],
-                                            p["t_max"], d=p.get("d"), teacher=p.get("teacher", "default"),
-                                            noise=p.get("noise", 0.0), n_test=p.get("n_test", 2000),
-                                            sigma2=p.get("sigma2", 1.0))
+                t1, t2, lmp, traj = run_linear(p["kind"], n, m, hp["nu2"], hp["lam"], s, p["eta"], p["eps"], p["c"],
+                                               p["t_max"], d=p.get("d"), teacher=p.get("teacher", "default"),
+                                               noise=p.get("noise", 0.0), n_test=p.get("n_test", 2000),
+                                               sigma2=p.get("sigma2", 1.0))
                 arr["t1"][i, j], arr["t2"][i, j], arr["lam_min_plus"][i, j] = t1, t2, lmp
+                arr["diverged"][i, j] = traj.diverges
                 # Eq. 8 is stated for phi(x) = x; the relu init variance lives in the features
                 nu2_b = 1.0 if p["kind"] == "relu" else hp["nu2"]
                 arr["t1_bound"][i, j] = t1_bound(n, m, nu2_b, p["eps"], p["eta"], lmp)
                 arr["t2_bound"][i, j] = t2_bound(n, m, nu2_b, p["c"], p["eta"], hp["lam"])
-            log(f"{p['kind']} {name}={v}: t1 median {np.nanmedian(arr['t1'][i]):.4g}, "
-                f"t2 median {np.nanmedian(arr['t2'][i]):.4g}")
+            log(f"{p['kind']} {name}={v}: t1 median {_median(arr['t1'][i]):.4g}, "
+                f"t2 median {_median(arr['t2'][i]):.4g}")
+            _log_diverged(f"{p['kind']} {name}={v}", arr["diverged"][i])
         out[f"{name}__values"] = np.asarray(values, float)
         for k, a in arr.items():
             out[f"{name}__{k}"] = a
     return out
+
+
+def _accuracies(traj, p, hp, seed, noise, steps):
+    """Surrogate accuracies P[(N − N*)² ≤ ε] on the test points and on the training points."""
+    n, m = int(hp["n"]), int(hp["m"])
+    test = np.mean(traj.test_errors(steps) ** 2 <= p["eps"], axis=1)
+    prob = make_problem(p["kind"], n, m, hp["nu2"], seed, d=p.get("d"), teacher=p.get("teacher", "default"),
+                        noise=noise, n_test=1, tag=data_tag(n, m))
+    pred = traj.theta(steps) @ prob.phi.T
+    return test, np.mean((pred - prob.y) ** 2 <= p["eps"], axis=1)
 
 
 def curves_linear(p: dict, seeds: list[int], n_points: int = 300, accuracy: bool = False) -> dict:
@@ -203,35 +247,34 @@ def curves_linear(p: dict, seeds: list[int], n_points: int = 300, accuracy: bool
 
     ``p['noise']`` may be a list: the curves are then stacked over noise levels (leading axis).
     With ``accuracy`` the surrogate accuracies P[(N − N*)² ≤ ε] on test and train points are added.
+    ``diverged`` (noise levels × seeds) marks diverged runs (t1, t2, curves and accuracies NaN).
     """
     hp = p["defaults"]
     n, m = int(hp["n"]), int(hp["m"])
     steps = np.unique(np.concatenate([[0], np.round(np.geomspace(1, p["t_max"], n_points)).astype(np.int64)]))
     noises = p.get("noise", 0.0)
     noises = list(noises) if isinstance(noises, (list, tuple)) else [noises]
-    res = {k: [] for k in ("train", "test", "t1", "t2", "lam_min_plus", "test_acc", "train_acc")}
+    keys = ("train", "test", "t1", "t2", "lam_min_plus", "test_acc", "train_acc", "diverged")
+    res = {k: [] for k in keys}
     for noise in noises:
-        tr_, te_, t1_, t2_, lm_, ta_, tra_ = [], [], [], [], [], [], []
+        got = {k: [] for k in keys}
         for s in seeds:
             t1, t2, lmp, traj = run_linear(p["kind"], n, m, hp["nu2"], hp["lam"], s, p["eta"], p["eps"], p["c"],
                                            p["t_max"], d=p.get("d"), teacher=p.get("teacher", "default"),
                                            noise=noise, n_test=p.get("n_test", 2000), sigma2=p.get("sigma2", 1.0))
-            tr_.append(traj.train_loss(steps))
-            te_.append(traj.test_loss(steps))
-            t1_.append(t1)
-            t2_.append(t2)
-            lm_.append(lmp)
+            tr, te, div = linear_curves(traj, steps)
+            for k, v in zip(("train", "test", "t1", "t2", "lam_min_plus", "diverged"),
+                            (tr, te, np.nan if div else t1, np.nan if div else t2, lmp, div)):
+                got[k].append(v)
             if accuracy:
-                err = traj.test_errors(steps)
-                ta_.append(np.mean(err**2 <= p["eps"], axis=1))
-                prob = make_problem(p["kind"], n, m, hp["nu2"], s, d=p.get("d"), teacher=p.get("teacher", "default"),
-                                    noise=noise, n_test=1, tag=data_tag(n, m))
-                pred = traj.theta(steps) @ prob.phi.T
-                tra_.append(np.mean((pred - prob.y) ** 2 <= p["eps"], axis=1))
-        for k, v in zip(("train", "test", "t1", "t2", "lam_min_plus", "test_acc", "train_acc"),
-                        (tr_, te_, t1_, t2_, lm_, ta_, tra_)):
-            res[k].append(np.array(v))
-        log(f"{p['kind']} curves noise={noise}: t1 median {np.nanmedian(t1_):.4g}, t2 median {np.nanmedian(t2_):.4g}")
+                acc = (np.full(len(steps), np.nan),) * 2 if div else _accuracies(traj, p, hp, s, noise, steps)
+                got["test_acc"].append(acc[0])
+                got["train_acc"].append(acc[1])
+        for k in keys:
+            res[k].append(np.array(got[k]))
+        log(f"{p['kind']} curves noise={noise}: t1 median {_median(got['t1']):.4g}, "
+            f"t2 median {_median(got['t2']):.4g}")
+        _log_diverged(f"{p['kind']} curves noise={noise}", got["diverged"])
     out = {"steps": steps, "seeds": np.array(seeds), "noise": np.array(noises, float)}
     for k, v in res.items():
         if accuracy or k not in ("test_acc", "train_acc"):
@@ -239,7 +282,7 @@ def curves_linear(p: dict, seeds: list[int], n_points: int = 300, accuracy: bool
     return out
 
 
-def sweep_two_layer(p: dict, seeds: list[int], threads: int = 1) -> dict:
+def sweep_two_layer(p: dict, seeds: list[int], threads: int = 1, dtype=torch.float64) -> dict:
     """Fig. 4: t1, t2 of the fully trained two-layer ReLU network over the four sweeps.
 
     Replicas sharing a shape (n, m) are trained together; output keys as in :func:`sweep_linear`
@@ -253,19 +296,20 @@ def sweep_two_layer(p: dict, seeds: list[int], threads: int = 1) -> dict:
             for j, s in enumerate(seeds):
                 jobs.setdefault((int(hp["n"]), int(hp["m"])), []).append((name, i, j, s, hp["lam"], hp["nu2"]))
         out[f"{name}__values"] = np.asarray(values, float)
-        out[f"{name}__t1"] = np.full((len(values), len(seeds)), np.nan)
-        out[f"{name}__t2"] = np.full((len(values), len(seeds)), np.nan)
+        for k in ("t1", "t2"):
+            out[f"{name}__{k}"] = np.full((len(values), len(seeds)), np.nan)
+        out[f"{name}__diverged"] = np.zeros((len(values), len(seeds)), bool)
     for (n, m), rows in jobs.items():
         # identical (seed, lam, nu2) replicas appear once per panel: train each unique one once
         uniq = sorted(set((s, lam, nu2) for _, _, _, s, lam, nu2 in rows))
         r = gd_two_layer([u[0] for u in uniq], n, m, p["d"], [u[2] for u in uniq], [u[1] for u in uniq],
                          p["eta"], p["eps"], p["c"], p["t_max"], n_test=p["n_test"], tag=data_tag(n, m),
-                         threads=threads)
+                         threads=threads, dtype=dtype)
         index = {u: k for k, u in enumerate(uniq)}
         for name, i, j, s, lam, nu2 in rows:
             k = index[(s, lam, nu2)]
-            out[f"{name}__t1"][i, j] = r["t1"][k]
-            out[f"{name}__t2"][i, j] = r["t2"][k]
+            for key in ("t1", "t2", "diverged"):
+                out[f"{name}__{key}"][i, j] = r[key][k]
         log(f"two-layer n={n} m={m}: {len(uniq)} replicas, {int(r['steps_run'])} steps")
     return out
 
@@ -273,7 +317,9 @@ def sweep_two_layer(p: dict, seeds: list[int], threads: int = 1) -> dict:
 def engine_check(p: dict, seeds: list[int], steps: int) -> dict:
     """Run the iterative batched engine and the exact trajectory side by side at the Fig. 2
     defaults (identity features) for ``steps`` steps; report their largest relative loss
-    difference and t1, t2 from both (the iterative ones from every-step losses)."""
+    difference and t1, t2 from both (the iterative ones from every-step losses). A replica that
+    diverges in either (non-contracting GD, non-finite losses) is marked in ``diverged`` and left
+    out of the difference (NaN if every replica diverged); its times are NaN."""
     hp = p["defaults"]
     n, m = int(hp["n"]), int(hp["m"])
     probs = [make_problem("identity", n, m, hp["nu2"], s, tag=data_tag(n, m)) for s in seeds]
@@ -284,11 +330,16 @@ def engine_check(p: dict, seeds: list[int], steps: int) -> dict:
 
     rec, tr, te, _ = gd_linear(np.stack([pr.phi for pr in probs]), np.stack([pr.y for pr in probs]),
                                np.stack([pr.theta0 for pr in probs]), p["eta"], hp["lam"], steps, test_fn=test_fn)
-    rel, t1i, t2i, t1e, t2e = 0.0, [], [], [], []
+    rel, t1i, t2i, t1e, t2e, div = [], [], [], [], [], []
     for k, pr in enumerate(probs):
         traj = Trajectory(pr, p["eta"], hp["lam"])
-        etr, ete = traj.train_loss(rec), traj.test_loss(rec)
-        rel = max(rel, float(np.max(np.abs(etr - tr[:, k]) / etr)), float(np.max(np.abs(ete - te[:, k]) / ete)))
+        etr, ete, d = linear_curves(traj, rec)
+        div.append(d or not (np.all(np.isfinite(tr[:, k])) and np.all(np.isfinite(te[:, k]))))
+        if div[-1]:
+            for times in (t1i, t2i, t1e, t2e):
+                times.append(np.nan)
+            continue
+        rel += [float(np.max(np.abs(etr - tr[:, k]) / etr)), float(np.max(np.abs(ete - te[:, k]) / ete))]
         above = np.nonzero(tr[:, k] >= p["eps"])[0]
         below = np.nonzero(te[:, k] <= p["c"])[0]
         t1i.append(float(rec[above[-1]]) if above.size else 0.0)
@@ -296,9 +347,12 @@ def engine_check(p: dict, seeds: list[int], steps: int) -> dict:
         a, b = traj.times(p["eps"], p["c"], steps)
         t1e.append(a)
         t2e.append(b)
+    rel = max(rel, default=np.nan)
     log(f"engine check: max relative difference {rel:.3g} over {steps} steps")
+    _log_diverged("engine check", div)
     return {"seeds": np.array(seeds), "steps": np.array(steps), "max_rel_err": np.array(rel),
-            "t1_iter": np.array(t1i), "t2_iter": np.array(t2i), "t1_exact": np.array(t1e), "t2_exact": np.array(t2e)}
+            "t1_iter": np.array(t1i), "t2_iter": np.array(t2i), "t1_exact": np.array(t1e), "t2_exact": np.array(t2e),
+            "diverged": np.array(div)}
 
 
 def control_settings(p: dict, lam_min_plus: float) -> list[tuple[str, dict, str]]:
@@ -324,27 +378,27 @@ def control_settings(p: dict, lam_min_plus: float) -> list[tuple[str, dict, str]
 
 
 def control_runs(p: dict, seeds: list[int], n_points: int = 250) -> dict:
-    """Curves and t1, t2 for every :func:`control_settings` choice (identity features)."""
+    """Curves and t1, t2 for every :func:`control_settings` choice (identity features);
+    ``diverged`` (settings × seeds) marks diverged runs (t1, t2 and curves NaN)."""
     d = p["defaults"]
     n, m = int(d["n"]), int(d["m"])
     lmp = float(np.median([lambda_min_plus(make_problem("identity", n, m, 1.0, s, tag=data_tag(n, m)).phi)
                            for s in seeds]))
     settings = control_settings(p, lmp)
     steps = np.unique(np.concatenate([[0], np.round(np.geomspace(1, p["t_max"], n_points)).astype(np.int64)]))
-    T1, T2, TR, TE = [], [], [], []
+    res = {k: [] for k in ("t1", "t2", "train", "test", "diverged")}
     for name, hp, _ in settings:
-        t1s, t2s, trs, tes = [], [], [], []
+        got = {k: [] for k in res}
         for s in seeds:
-            t1, t2, _, traj = run_linear("identity", n, m, hp["nu2"], hp["lam"], s, p["eta"], p["eps"], p["c"], p["t_max"])
-            t1s.append(t1)
-            t2s.append(t2)
-            trs.append(traj.train_loss(steps))
-            tes.append(traj.test_loss(steps))
-        T1.append(t1s)
-        T2.append(t2s)
-        TR.append(trs)
-        TE.append(tes)
-        log(f"control {name}: median t1 {np.median(t1s):.4g}, median t2 {np.median(t2s):.4g}")
+            t1, t2, _, traj = run_linear("identity", n, m, hp["nu2"], hp["lam"], s, p["eta"], p["eps"], p["c"],
+                                         p["t_max"])
+            tr, te, div = linear_curves(traj, steps)
+            for k, v in zip(got, (np.nan if div else t1, np.nan if div else t2, tr, te, div)):
+                got[k].append(v)
+        for k in res:
+            res[k].append(got[k])
+        log(f"control {name}: median t1 {np.median(got['t1']):.4g}, median t2 {np.median(got['t2']):.4g}")
+        _log_diverged(f"control {name}", got["diverged"])
     return {"settings": np.array([s[0] for s in settings]), "values": np.array([s[2] for s in settings]),
-            "t1": np.array(T1), "t2": np.array(T2), "train": np.array(TR), "test": np.array(TE),
-            "steps": steps, "seeds": np.array(seeds), "lam_min_plus": np.array(lmp)}
+            **{k: np.array(v) for k, v in res.items()}, "steps": steps, "seeds": np.array(seeds),
+            "lam_min_plus": np.array(lmp)}

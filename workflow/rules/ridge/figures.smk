@@ -1,129 +1,118 @@
 # Study C, stage: figures (one rule per paper figure; each also writes its numbers table).
 
-RIDGE_FIG_CODE = code("ridge/plots.py", "style.py", "numbers.py")
-
-
 rule fig_ridge_1:
     input:
         ridge=f"{RES}/ridge/curves/fig1_ridge.npz",
         relu=f"{RES}/ridge/two_layer/fig1.npz",
-        code=RIDGE_FIG_CODE,
+        **script_inputs("fig_ridge_1"),
     output:
         **figure_outputs("ridge", "1"),
     params:
-        fig="1",
         p=RG["fig1"]["ridge"],
     log:
         f"{RES}/logs/ridge/figures/1.log",
     script:
-        "../../scripts/ridge_figure.py"
+        "../../scripts/fig_ridge_1.py"
 
 
 rule fig_ridge_2:
     input:
         sweep=f"{RES}/ridge/sweeps/identity.npz",
         engine=f"{RES}/ridge/checks/engine.npz",
-        code=RIDGE_FIG_CODE,
+        **script_inputs("fig_ridge_2"),
     output:
         **figure_outputs("ridge", "2"),
     params:
-        fig="2",
         p={k: v for k, v in RG["fig2"].items() if k != "engine_check"},
     log:
         f"{RES}/logs/ridge/figures/2.log",
     script:
-        "../../scripts/ridge_figure.py"
+        "../../scripts/fig_ridge_2.py"
 
 
 rule fig_ridge_3:
     input:
         sweep=f"{RES}/ridge/sweeps/relu.npz",
-        code=RIDGE_FIG_CODE,
+        **script_inputs("fig_ridge_3"),
     output:
         **figure_outputs("ridge", "3"),
     params:
-        fig="3",
         p=RG["fig3"],
     log:
         f"{RES}/logs/ridge/figures/3.log",
     script:
-        "../../scripts/ridge_figure.py"
+        "../../scripts/fig_ridge_3.py"
 
 
 rule fig_ridge_4:
     input:
         sweep=f"{RES}/ridge/two_layer/sweep.npz",
-        code=RIDGE_FIG_CODE,
+        **script_inputs("fig_ridge_4"),
     output:
         **figure_outputs("ridge", "4"),
     params:
-        fig="4",
         p=RG["fig4"],
     log:
         f"{RES}/logs/ridge/figures/4.log",
     script:
-        "../../scripts/ridge_figure.py"
+        "../../scripts/fig_ridge_4.py"
 
 
 rule fig_ridge_5:
     input:
         curves=f"{RES}/ridge/curves/accuracy.npz",
-        code=RIDGE_FIG_CODE,
+        **script_inputs("fig_ridge_5"),
     output:
         **figure_outputs("ridge", "5"),
     params:
-        fig="5",
         p=RG["fig5"],
     log:
         f"{RES}/logs/ridge/figures/5.log",
     script:
-        "../../scripts/ridge_figure.py"
+        "../../scripts/fig_ridge_5.py"
 
 
 rule fig_ridge_6:
     input:
         curves=f"{RES}/ridge/curves/noise.npz",
-        code=RIDGE_FIG_CODE,
+        **script_inputs("fig_ridge_6"),
     output:
         **figure_outputs("ridge", "6"),
     params:
-        fig="6",
         p=RG["fig6"],
     log:
         f"{RES}/logs/ridge/figures/6.log",
     script:
-        "../../scripts/ridge_figure.py"
+        "../../scripts/fig_ridge_6.py"
 
 
 rule fig_ridge_7:
     input:
         curves=f"{RES}/ridge/curves/fourier.npz",
         sweep=f"{RES}/ridge/sweeps/fourier.npz",
-        code=RIDGE_FIG_CODE,
+        **script_inputs("fig_ridge_7"),
     output:
         **figure_outputs("ridge", "7"),
     params:
-        fig="7",
         p=RG["fig7"],
     log:
         f"{RES}/logs/ridge/figures/7.log",
     script:
-        "../../scripts/ridge_figure.py"
+        "../../scripts/fig_ridge_7.py"
 
 
 rule fig_ridge_control:
     input:
         control=f"{RES}/ridge/control/control.npz",
-        code=RIDGE_FIG_CODE,
+        **script_inputs("fig_ridge_control"),
     output:
         **figure_outputs("ridge", "control"),
     params:
-        fig="control",
         p=RG["control"],
     log:
         f"{RES}/logs/ridge/figures/control.log",
     script:
-        "../../scripts/ridge_figure.py"
+        "../../scripts/fig_ridge_control.py"
 
 
 RIDGE_FIGS = ["1", "2", "3", "4", "5", "6", "7", "control"]

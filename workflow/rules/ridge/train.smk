@@ -3,7 +3,7 @@
 
 rule ridge_curves_fig1:
     input:
-        code=RIDGE_CODE,
+        **script_inputs("ridge_curves_fig1"),
     output:
         f"{RES}/ridge/curves/fig1_ridge.npz",
     params:
@@ -16,12 +16,12 @@ rule ridge_curves_fig1:
     benchmark:
         f"{RES}/benchmarks/ridge/train/curves_fig1_ridge.tsv"
     script:
-        "../../scripts/ridge_curves.py"
+        "../../scripts/ridge_curves_fig1.py"
 
 
 rule ridge_two_layer_fig1:
     input:
-        code=RIDGE_CODE,
+        **script_inputs("ridge_two_layer_fig1"),
     output:
         f"{RES}/ridge/two_layer/fig1.npz",
     params:
@@ -33,12 +33,12 @@ rule ridge_two_layer_fig1:
     benchmark:
         f"{RES}/benchmarks/ridge/train/two_layer_fig1.tsv"
     script:
-        "../../scripts/ridge_two_layer.py"
+        "../../scripts/ridge_two_layer_fig1.py"
 
 
 rule ridge_sweep_identity:
     input:
-        code=RIDGE_CODE,
+        **script_inputs("ridge_sweep_identity"),
     output:
         f"{RES}/ridge/sweeps/identity.npz",
     params:
@@ -51,12 +51,12 @@ rule ridge_sweep_identity:
     benchmark:
         f"{RES}/benchmarks/ridge/train/sweep_identity.tsv"
     script:
-        "../../scripts/ridge_sweep.py"
+        "../../scripts/ridge_sweep_identity.py"
 
 
 rule ridge_engine_check:
     input:
-        code=RIDGE_CODE,
+        **script_inputs("ridge_engine_check"),
     output:
         f"{RES}/ridge/checks/engine.npz",
     params:
@@ -73,7 +73,7 @@ rule ridge_engine_check:
 
 rule ridge_sweep_relu:
     input:
-        code=RIDGE_CODE,
+        **script_inputs("ridge_sweep_relu"),
     output:
         f"{RES}/ridge/sweeps/relu.npz",
     params:
@@ -86,12 +86,12 @@ rule ridge_sweep_relu:
     benchmark:
         f"{RES}/benchmarks/ridge/train/sweep_relu.tsv"
     script:
-        "../../scripts/ridge_sweep.py"
+        "../../scripts/ridge_sweep_relu.py"
 
 
 rule ridge_two_layer_sweep:
     input:
-        code=RIDGE_CODE,
+        **script_inputs("ridge_two_layer_sweep"),
     output:
         f"{RES}/ridge/two_layer/sweep.npz",
     params:
@@ -103,12 +103,12 @@ rule ridge_two_layer_sweep:
     benchmark:
         f"{RES}/benchmarks/ridge/train/two_layer_sweep.tsv"
     script:
-        "../../scripts/ridge_two_layer.py"
+        "../../scripts/ridge_two_layer_sweep.py"
 
 
 rule ridge_curves_accuracy:
     input:
-        code=RIDGE_CODE,
+        **script_inputs("ridge_curves_accuracy"),
     output:
         f"{RES}/ridge/curves/accuracy.npz",
     params:
@@ -122,12 +122,12 @@ rule ridge_curves_accuracy:
     benchmark:
         f"{RES}/benchmarks/ridge/train/curves_accuracy.tsv"
     script:
-        "../../scripts/ridge_curves.py"
+        "../../scripts/ridge_curves_accuracy.py"
 
 
 rule ridge_curves_noise:
     input:
-        code=RIDGE_CODE,
+        **script_inputs("ridge_curves_noise"),
     output:
         f"{RES}/ridge/curves/noise.npz",
     params:
@@ -140,12 +140,12 @@ rule ridge_curves_noise:
     benchmark:
         f"{RES}/benchmarks/ridge/train/curves_noise.tsv"
     script:
-        "../../scripts/ridge_curves.py"
+        "../../scripts/ridge_curves_noise.py"
 
 
 rule ridge_curves_fourier:
     input:
-        code=RIDGE_CODE,
+        **script_inputs("ridge_curves_fourier"),
     output:
         f"{RES}/ridge/curves/fourier.npz",
     params:
@@ -158,12 +158,12 @@ rule ridge_curves_fourier:
     benchmark:
         f"{RES}/benchmarks/ridge/train/curves_fourier.tsv"
     script:
-        "../../scripts/ridge_curves.py"
+        "../../scripts/ridge_curves_fourier.py"
 
 
 rule ridge_sweep_fourier:
     input:
-        code=RIDGE_CODE,
+        **script_inputs("ridge_sweep_fourier"),
     output:
         f"{RES}/ridge/sweeps/fourier.npz",
     params:
@@ -176,12 +176,12 @@ rule ridge_sweep_fourier:
     benchmark:
         f"{RES}/benchmarks/ridge/train/sweep_fourier.tsv"
     script:
-        "../../scripts/ridge_sweep.py"
+        "../../scripts/ridge_sweep_fourier.py"
 
 
 rule ridge_control:
     input:
-        code=RIDGE_CODE,
+        **script_inputs("ridge_control"),
     output:
         f"{RES}/ridge/control/control.npz",
     params:
