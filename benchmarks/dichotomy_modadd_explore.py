@@ -11,7 +11,6 @@ a log grid, then the fit step, transition step and final test accuracy per repli
 import argparse
 import time
 
-import numpy as np
 import torch
 
 from grokrepro.dichotomy import analysis, data, runs

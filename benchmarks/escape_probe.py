@@ -40,7 +40,7 @@ def main(argv=None):
             start = trap.perturb(base, delta, seeds)
             esc = torch.full((len(seeds),), float("nan"))
 
-            def monitor(epoch, mets, idx):
+            def monitor(epoch, mets, idx, esc=esc):
                 hit = mets["svals"][:, 1] > 0.25
                 esc[idx[hit]] = float(epoch)
                 return hit

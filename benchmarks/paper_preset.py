@@ -64,7 +64,8 @@ def main():
 
     import yaml
 
-    cfg = resolve({**yaml.safe_load((ROOT / "config.yaml").read_text()), "preset": "paper"}, ROOT / "workflow" / "schemas")
+    cfg = resolve({**yaml.safe_load((ROOT / "config.yaml").read_text()), "preset": "paper"},
+                  ROOT / "workflow" / "schemas")
     sweep = cfg["metastable"]["sweep"]
     work = Path(args.keep or tempfile.mkdtemp(prefix="paper-preset-"))
     work.mkdir(parents=True, exist_ok=True)

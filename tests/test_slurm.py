@@ -74,7 +74,8 @@ def run(cmd, cwd, env, limit_s):
     proc = subprocess.run(["timeout", "-s", "KILL", str(limit_s), *map(str, cmd)], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=limit_s + 30)
     if proc.returncode in (124, 137, -9):
-        pytest.fail(f"{' '.join(map(str, cmd[:4]))} ... killed after {limit_s} s:\n{(proc.stdout + proc.stderr)[-4000:]}")
+        tail = (proc.stdout + proc.stderr)[-4000:]
+        pytest.fail(f"{' '.join(map(str, cmd[:4]))} ... killed after {limit_s} s:\n{tail}")
     return proc
 
 
@@ -175,7 +176,8 @@ def slurm_cluster():
         if up.returncode != 0:
             pytest.skip(f"could not install/start a local Slurm cluster (tests/slurm/up.sh exit "
                         f"{up.returncode}): {(up.stdout + up.stderr)[-1500:]}")
-        yield {"SLURM_CONF": str(state / "etc" / "slurm.conf"), "PATH": f"{state / 'bin'}{os.pathsep}{os.environ['PATH']}"}
+        yield {"SLURM_CONF": str(state / "etc" / "slurm.conf"),
+               "PATH": f"{state / 'bin'}{os.pathsep}{os.environ['PATH']}"}
     finally:
         pids = [pid for pid in map(alive, pid_files) if pid]
         subprocess.run(["timeout", "-s", "KILL", "120", "bash", SCRIPTS / "down.sh"], env={**env, "PURGE": "1"},

@@ -73,7 +73,8 @@ def markdown(rows: list[dict], preset: str) -> str:
              "with what we measured, our theory's value and the verdict. `n/a` means not judged: the note says why "
              "(a value that is only a lower bound set by the budget, a diverged run, a comparison that cannot be "
              "made). All rows, including checks against our theory alone, are in `scorecard.csv`.", "",
-             "| study | claims | tested | claim rows: agrees / deviates / n/a | all numbers rows: agrees / deviates / n/a |",
+             "| study | claims | tested | claim rows: agrees / deviates / n/a "
+             "| all numbers rows: agrees / deviates / n/a |",
              "|---|---|---|---|---|"]
     for study, c in count.items():
         cr = c["claim_rows"]
