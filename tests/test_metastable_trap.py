@@ -7,7 +7,9 @@ import torch
 
 from grokrepro.engine import Data, DeepLinear
 from grokrepro.metastable import theory, trap
-from grokrepro.metastable.escape import km_median, phase_mask, run_escape, survival
+from grokrepro.metastable.escape import run_escape
+from grokrepro.metastable.fitting import km_median, survival
+from grokrepro.metastable.trap import phase_mask
 from grokrepro.metastable.data import DataSpec, generate
 
 

@@ -2,7 +2,7 @@
 import re
 
 from grokrepro.io import load_npz
-from grokrepro.metastable.figures import fig3
+from grokrepro.metastable.figures_beta_sweep import fig3
 from grokrepro.numbers import write_numbers
 from grokrepro import provenance
 

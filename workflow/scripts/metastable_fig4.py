@@ -1,7 +1,7 @@
 """Rule fig_metastable_4: the bifurcation diagram with the sweeps' singular values overlaid."""
 
 from grokrepro.io import load_npz
-from grokrepro.metastable.figures import fig4
+from grokrepro.metastable.figures_beta_sweep import fig4
 from grokrepro.numbers import write_numbers
 from grokrepro import provenance
 

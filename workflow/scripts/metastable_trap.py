@@ -5,7 +5,7 @@ import numpy as np
 
 from grokrepro.engine import Data, DeepLinear, resolve_device, resolve_dtype
 from grokrepro.io import load_npz, log, result_meta, save_npz
-from grokrepro.metastable.sweep import dims
+from grokrepro.metastable.beta_sweep import dims
 from grokrepro.metastable.trap import feature_frames, make_start, phase_of
 from grokrepro import provenance
 

@@ -20,6 +20,7 @@ import torch
 from ..engine import Data, DeepLinear
 from . import theory, trap
 from .escape import run_escape
+from .fitting import exp_gof, fit_arrhenius, rate_mle
 
 
 def temperature_sweep(model: DeepLinear, params, data: Data, start: str, seeds, beta: float, lrs, batch_size: int,
@@ -72,7 +73,7 @@ def noise_scale(model: DeepLinear, params, data: Data, direction=None) -> dict[s
 
 
 # ----------------------------------------------------------------------------- Kramers–Langer
-def _objective_fn(model: DeepLinear, data: Data, beta: float):
+def flat_objective(model: DeepLinear, data: Data, beta: float):
     x, y = data.x_train, data.y_train
     n = x.shape[0]
     sxx, syx, syy = x.T @ x / n, y.T @ x / n, (y * y).sum() / n
@@ -112,7 +113,7 @@ def kramers_langer(model: DeepLinear, data: Data, beta: float, learned, seed: in
     st = theory.stationary_points(eta[j] / s[j], beta / s[j], model.depth)
     if math.isnan(st.saddle):
         return {"exists": False}
-    fn = _objective_fn(model, data, beta)
+    fn = flat_objective(model, data, beta)
     mins, lam = trap.constructed(model, x, y, learned, beta, [seed], data.x_train.device, torch.float64)
     lam_sad = lam.copy()
     lam_sad[j] = st.saddle
@@ -153,9 +154,6 @@ def fit_sweep(runs: dict, start: dict, train: dict, start_name: str, beta: float
     The escape direction and the Kramers–Langer saddle belong to the *requested* phase
     ``start_name``; how many checkpoints actually reached it is reported as ``trap_phase_fraction``.
     """
-    from .escape import phase_mask
-    from .fitting import arrhenius, exp_gof, rate_mle
-
     lrs, lr = np.asarray(runs["lrs"]), np.asarray(runs["lr"])
     batch, budget = int(runs["batch_size"]), float(runs["budget"])
     times, cens = np.asarray(runs["escape_mse"]), np.asarray(runs["censored_mse"], bool)
@@ -163,7 +161,7 @@ def fit_sweep(runs: dict, start: dict, train: dict, start_name: str, beta: float
     params = [torch.as_tensor(start[f"W{l}"], dtype=torch.float64) for l in range(depth)]
     model = DeepLinear(tuple([params[0].shape[2]] + [w.shape[1] for w in params]))
     k = min(train["x"].shape[1], train["y"].shape[1])
-    learned = phase_mask(start_name, k)
+    learned = trap.phase_mask(start_name, k)
     in_phase = float((np.asarray(start["phase"]) == np.asarray(learned)).all(axis=1).mean())
     c_trap = noise_scale(model, params, data)["C"]
     # the escape direction is defined on the constructed trap (same phase, hidden frames rotated)
@@ -184,7 +182,7 @@ def fit_sweep(runs: dict, start: dict, train: dict, start_name: str, beta: float
         per["gof_distance"].append(dist)
         per["gof_p"].append(pval)
         groups.append((times[sel], cens[sel]))
-    fit = arrhenius(1 / t_eff, groups, budget, n_boot=n_fit)
+    fit = fit_arrhenius(1 / t_eff, groups, budget, n_boot=n_fit)
     kl = kramers_langer(model, data, beta, learned) if False in learned else {"exists": False}
     out = {
         "lrs": lrs, "T_eff": t_eff, "inv_T": 1 / t_eff, "batch_size": np.array(batch), "budget": np.array(budget),

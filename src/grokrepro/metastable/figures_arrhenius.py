@@ -11,8 +11,8 @@ from .. import style
 from ..engine import Data, DeepLinear
 from ..numbers import Row, judge
 from . import theory, trap
-from .arrhenius import _objective_fn
-from .escape import survival
+from .arrhenius import flat_objective
+from .fitting import survival
 
 PAPER_LAMBDA_SAD, PAPER_DELTA_E_MIN = 0.41, 0.003  # quoted at beta = 0.32, eta = 0.8
 PAPER_DELTA_E_EFF, PAPER_DELTA_E_EFF_ERR, PAPER_R2 = 0.15, 0.05, 0.991
@@ -25,7 +25,7 @@ def network_path(model: DeepLinear, train: dict, beta: float, feature: int, lams
     eta, _, _, s = trap.feature_frames(train["x"], train["y"])
     base = np.array([theory.stationary_points(e / sk, beta / sk, model.depth).learned for e, sk in zip(eta, s)])
     base = np.nan_to_num(base)
-    fn = _objective_fn(model, data, beta)
+    fn = flat_objective(model, data, beta)
     vals = []
     k = len(eta)
     for lam in lams:

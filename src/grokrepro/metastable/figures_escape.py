@@ -8,7 +8,8 @@ import numpy as np
 
 from .. import style
 from ..numbers import Row, bootstrap_median_ci, judge
-from .escape import f_gap_per_feature, km_median, survival
+from .fitting import km_median, survival
+from .theory import f_gap_per_feature
 
 # the paper's Fig 1a escape epochs at beta = 0.32 (text: ~10, ~5500, >7000 with a total >1e4)
 PAPER_1A = {"random": 10.0, "rank1": 5500.0, "trivial": ">7000 (total delay >1e4)"}

@@ -21,7 +21,21 @@ import torch
 from .. import engine
 from ..engine import Data, DeepLinear
 from . import theory
-from .sweep import convergence_monitor
+from .beta_sweep import convergence_monitor
+
+
+def phase_mask(start: str, k: int) -> tuple[bool, ...] | None:
+    """'rank1' → (True, False, ...), 'trivial' → all False, 'random' → None."""
+    if start == "random":
+        return None
+    if start == "trivial":
+        return (False,) * k
+    if start.startswith("rank"):
+        j = int(start[4:])
+        if not 0 <= j <= k:
+            raise ValueError(f"{start}: rank must be between 0 and {k}")
+        return tuple(i < j for i in range(k))
+    raise ValueError(f"unknown start {start!r} (random, trivial or rank<j>)")
 
 
 def phase_of(params, threshold: float, k: int, frames=None) -> np.ndarray:
@@ -119,8 +133,6 @@ def make_start(model: DeepLinear, data: Data, start: str, seeds, cfg: dict, init
     perturbation, polish_steps). Returns (params, info) where info holds per-stage epochs
     and convergence flags (annealed) or the theory λ values (constructed).
     """
-    from .escape import phase_mask
-
     seeds = np.asarray(seeds, dtype=np.int64)
     k = min(data.x_train.shape[1], data.y_train.shape[1])
     if start == "random":

@@ -9,14 +9,9 @@ import numpy as np
 from .. import style
 from ..numbers import Row, bootstrap_median_ci, judge
 from . import theory
-from .sweep import DOWN, UP, transition_points
+from .beta_sweep import DOWN, UP, hysteresis_gap, max_jump, transition_points
 
 PAPER_BETA_C = {0: 0.42, 1: 0.36}  # paper's measured transitions, by feature index (η = 0.9, 0.8)
-
-
-def corrected_beta_c(eta_hat: float, s: float, depth: int) -> float:
-    """β_c of s·f(λ; η̂/s, β/s): the empirical landscape including Σ̂_xx ≠ I along the feature."""
-    return s * theory.spinodal(eta_hat / s, depth)[0]
 
 
 def _band(ax, x, y, color, label, ls="-"):
@@ -26,17 +21,6 @@ def _band(ax, x, y, color, label, ls="-"):
         lo, hi = np.nanpercentile(y, 25, axis=1), np.nanpercentile(y, 75, axis=1)
     ax.plot(x, med, ls, color=color, label=label, lw=1.6)
     ax.fill_between(x, lo, hi, color=color, alpha=0.25, lw=0)
-
-
-def _max_jump(sweep, direction=UP) -> float:
-    med = np.nanmedian(sweep["test_loss"][direction], axis=1)
-    return float(np.nanmax(np.abs(np.diff(med))))
-
-
-def _hysteresis_gap(sweep) -> float:
-    up = np.nanmedian(sweep["test_loss"][UP], axis=1)
-    down = np.nanmedian(sweep["test_loss"][DOWN], axis=1)
-    return float(np.nanmax(np.abs(up - down)))
 
 
 def fig3(sweep: dict, companions: dict[int, dict], train: dict, dataset: dict, depth: int,
@@ -91,7 +75,7 @@ def numbers_fig3(sweep, companions, train, dataset, depth, rank_threshold, toler
         tag = f"[eta={eta:g}]"
         bc_pop = theory.spinodal(eta, depth)[0]
         bc_emp = theory.spinodal(eta_hat, depth)[0]
-        bc_corr = corrected_beta_c(eta_hat, s_k, depth)
+        bc_corr = theory.corrected_beta_c(eta_hat, s_k, depth)
         med, lo, hi = bootstrap_median_ci(up[:, k])
         n_found = int(np.isfinite(up[:, k]).sum())
         verdict, tol = judge(med, bc_emp, abs_tol=tolerance)
@@ -124,19 +108,19 @@ def numbers_fig3(sweep, companions, train, dataset, depth, rank_threshold, toler
         rows.append(Row(f"beta_star_theory{tag}", None, None, None, None,
                         theory.equal_loss_beta(eta_hat, depth), "n/a",
                         "equal-loss point f(lambda**)=f(0) from eta_hat; below it the learned state is global"))
-    rows.append(Row(f"max_test_mse_jump[L={depth}]", _max_jump(sweep), None, None, None, None, "n/a",
+    rows.append(Row(f"max_test_mse_jump[L={depth}]", max_jump(sweep), None, None, None, None, "n/a",
                     "largest change of the median test MSE between neighbouring beta on the upward sweep"))
-    rows.append(Row(f"hysteresis_gap[L={depth}]", _hysteresis_gap(sweep), None, None, None, None, "n/a",
+    rows.append(Row(f"hysteresis_gap[L={depth}]", hysteresis_gap(sweep), None, None, None, None, "n/a",
                     "max over beta of |median test MSE up - down|"))
-    jump_ref = _max_jump(sweep)
+    jump_ref = max_jump(sweep)
     for L, sw in companions.items():
-        jump, gap = _max_jump(sw), _hysteresis_gap(sw)
+        jump, gap = max_jump(sw), hysteresis_gap(sw)
         rows.append(Row(f"max_test_mse_jump[L={L}]", jump, None, None, None, None,
                         "agrees" if jump <= 0.1 * jump_ref else "deviates",
                         f"upward sweep: no first-order jump expected at L<=2 (continuous transition at "
                         f"beta=eta); tolerance 10% of the L={depth} jump ({0.1 * jump_ref:.3g})"))
         rows.append(Row(f"hysteresis_gap[L={L}]", gap, None, None, None, 0.0,
-                        "agrees" if gap <= 0.1 * _hysteresis_gap(sweep) else "deviates",
+                        "agrees" if gap <= 0.1 * hysteresis_gap(sweep) else "deviates",
                         f"L<=2 has no metastable state, so quasi-static up and down sweeps coincide in theory; "
                         f"a gap here is the downward sweep lagging: while beta > eta_k the trivial mode decays "
                         f"exponentially, and below eta_k it regrows only at rate lr*(eta_k-beta) from there "
@@ -157,7 +141,7 @@ def fig4(sweep: dict, train: dict, dataset: dict, depth: int, rank_threshold: fl
     beta = sweep["beta"]
     k_feat = len(dataset["features"])
     fig, ax = plt.subplots(figsize=(6.4, 4.6))
-    bmax = min(float(beta[-1]), 1.25 * max(corrected_beta_c(float(eta_hat[k]), float(s_hat[k]), depth)
+    bmax = min(float(beta[-1]), 1.25 * max(theory.corrected_beta_c(float(eta_hat[k]), float(s_hat[k]), depth)
                                            for k in range(k_feat)))
     fine = np.linspace(0, bmax, 801)
     rows: list[Row] = []

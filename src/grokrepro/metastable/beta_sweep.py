@@ -1,4 +1,5 @@
-"""Quasi-static β sweeps (Fig 3, Fig 4): warm-started training to convergence at each β.
+"""Quasi-static β sweeps (Fig 3, Fig 4): warm-started training to convergence at each β, the
+transitions they show and the size of their jumps and hysteresis.
 
 Upward: from a random init, converge at β = 0 (full rank), then step β up. Downward: from a
 small random init, converge at β_max (trivial), then step β down. Both directions, every seed,
@@ -159,3 +160,16 @@ def transition_points(beta: np.ndarray, svals: np.ndarray, threshold: float, dir
                     j = nb - 1 - gained[0]
                     out[i, f] = 0.5 * (beta[j] + beta[j + 1])
     return out
+
+
+def max_jump(sweep: dict, direction: int = UP) -> float:
+    """Largest change of the median (over seeds) test MSE between neighbouring β of one direction."""
+    med = np.nanmedian(sweep["test_loss"][direction], axis=1)
+    return float(np.nanmax(np.abs(np.diff(med))))
+
+
+def hysteresis_gap(sweep: dict) -> float:
+    """Max over β of |median test MSE of the upward sweep − that of the downward sweep|."""
+    up = np.nanmedian(sweep["test_loss"][UP], axis=1)
+    down = np.nanmedian(sweep["test_loss"][DOWN], axis=1)
+    return float(np.nanmax(np.abs(up - down)))
