@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
 from .. import style
+from ..io import load_npz
 from ..engine import Data, DeepLinear
 from ..numbers import Row, judge
 from . import theory, trap
@@ -37,14 +39,23 @@ def network_path(model: DeepLinear, train: dict, beta: float, feature: int, lams
     return vals - vals[0]
 
 
-def fig2a(train: dict, betas, eta: float, depth: int, width: int, pdf: str, png: str) -> list[Row]:
+def load_fits(paths) -> dict[str, dict]:
+    """Fit files ``.../<sweep>.npz``, by sweep name."""
+    return {Path(f).stem: load_npz(f)[0] for f in paths}
+
+
+def fig2a(train: dict, betas, eta: float, depth: int, width: int):
+    """The per-feature landscape at each β (theory) and the network's objective along the balanced
+    path (measured on the training set): ``(fig, rows)``."""
     style.apply()
     model = DeepLinear((train["x"].shape[1], *([width] * (depth - 1)), train["y"].shape[1]))
     eta_hat, _, _, s = trap.feature_frames(train["x"], train["y"])
     k = int(np.argmin(np.abs(eta_hat - eta)))  # the training set's feature closest to eta
+    lam_n = np.linspace(0, 0.6, 61)
+    # the network, on the training data, along the balanced path of the closest feature
+    paths = {b: network_path(model, train, b, k, lam_n) for b in betas}
     fig, (ax, axn) = plt.subplots(1, 2, figsize=(10.5, 4.2))
     lam = np.linspace(0, 0.6, 301)
-    rows: list[Row] = []
     for i, b in enumerate(betas):
         c = style.PALETTE[i]
         ls = "-" if i == len(betas) // 2 else ":"
@@ -58,25 +69,10 @@ def fig2a(train: dict, betas, eta: float, depth: int, width: int, pdf: str, png:
             de = theory.barrier(eta, b, depth)
             ax.annotate(rf"$\Delta E$={de:.4f}", (st.saddle, de), textcoords="offset points", xytext=(4, 4),
                         fontsize=7, color=c)
-        # the network, on the training data, along the balanced path of the closest feature
-        lam_n = np.linspace(0, 0.6, 61)
-        meas = network_path(model, train, b, k, lam_n)
-        axn.plot(lam_n, meas, "o", ms=2.5, color=c, label=rf"network, $\beta$={b}")
-        corr = s[k] * (theory.f(lam_n, eta_hat[k] / s[k], b / s[k], depth) - theory.f(0, eta_hat[k] / s[k], b / s[k], depth))
-        axn.plot(lam_n, corr, "-", color=c, lw=1, alpha=0.8)
-        bar_theory = s[k] * theory.barrier(eta_hat[k] / s[k], b / s[k], depth)
-        st_c = theory.stationary_points(eta_hat[k] / s[k], b / s[k], depth)
-        if math.isfinite(st_c.saddle):
-            j = (lam_n > 0) & (lam_n < st_c.learned if math.isfinite(st_c.learned) else lam_n > 0)
-            measured_barrier = float(meas[j].max()) if j.any() else math.nan
-        else:
-            measured_barrier = math.nan
-        rows.append(Row(f"network_path_barrier[beta={b}]", measured_barrier, None, None, None, bar_theory, "n/a",
-                        f"max of the network's training objective along the balanced path (61 points on [0, 0.6]) vs "
-                        f"theory s*[f(lambda_sad)-f(0)] for the train-set feature eta_hat={eta_hat[k]:.3f}; a "
-                        f"consistency check of the reduction, not an independent measurement: on balanced weights "
-                        f"the objective equals the train-set landscape exactly (orthonormal u_k remove cross terms); "
-                        f"the Newton-refined saddle of the full network is in Fig 2b's kramers rows; NaN: no saddle"))
+        axn.plot(lam_n, paths[b], "o", ms=2.5, color=c, label=rf"network, $\beta$={b}")
+        e, sk = eta_hat[k] / s[k], s[k]
+        axn.plot(lam_n, sk * (theory.f(lam_n, e, b / sk, depth) - theory.f(0, e, b / sk, depth)), "-", color=c,
+                 lw=1, alpha=0.8)
     ax.axhline(0, color="0.5", lw=0.6)
     ax.set_xlabel(r"$\lambda$")
     ax.set_ylabel(r"$f(\lambda) - f(0)$")
@@ -88,7 +84,30 @@ def fig2a(train: dict, betas, eta: float, depth: int, width: int, pdf: str, png:
     axn.set_title("network along the balanced path (dots) vs train-set theory (lines)", fontsize=9)
     axn.legend(fontsize=7)
     fig.suptitle("Fig 2a: the barrier along the minimal-loss path", fontsize=10)
-    style.save(fig, pdf, png)
+    return fig, numbers_fig2a(train, betas, eta, depth, lam_n, paths)
+
+
+def numbers_fig2a(train: dict, betas, eta: float, depth: int, lam_n, paths: dict) -> list[Row]:
+    """The network's path barrier at each β (``paths[β]`` on the grid ``lam_n``) beside train-set
+    theory, and the paper's quoted landscape values against population theory at the middle β."""
+    eta_hat, _, _, s = trap.feature_frames(train["x"], train["y"])
+    k = int(np.argmin(np.abs(eta_hat - eta)))
+    rows: list[Row] = []
+    for b in betas:
+        e, b_k = eta_hat[k] / s[k], b / s[k]
+        bar_theory = s[k] * theory.barrier(e, b_k, depth)
+        st_c = theory.stationary_points(e, b_k, depth)
+        if math.isfinite(st_c.saddle):
+            j = (lam_n > 0) & (lam_n < st_c.learned if math.isfinite(st_c.learned) else lam_n > 0)
+            measured_barrier = float(paths[b][j].max()) if j.any() else math.nan
+        else:
+            measured_barrier = math.nan
+        rows.append(Row(f"network_path_barrier[beta={b}]", measured_barrier, None, None, None, bar_theory, "n/a",
+                        f"max of the network's training objective along the balanced path (61 points on [0, 0.6]) vs "
+                        f"theory s*[f(lambda_sad)-f(0)] for the train-set feature eta_hat={eta_hat[k]:.3f}; a "
+                        f"consistency check of the reduction, not an independent measurement: on balanced weights "
+                        f"the objective equals the train-set landscape exactly (orthonormal u_k remove cross terms); "
+                        f"the Newton-refined saddle of the full network is in Fig 2b's kramers rows; NaN: no saddle"))
     mid = betas[len(betas) // 2]
     st = theory.stationary_points(eta, mid, depth)
     v, t = judge(PAPER_LAMBDA_SAD, st.saddle, rel_tol=0.1)
@@ -108,7 +127,8 @@ def fig2a(train: dict, betas, eta: float, depth: int, width: int, pdf: str, png:
     return rows
 
 
-def fig2b(fits: dict[str, dict], points: dict[str, dict], pdf: str, png: str) -> list[Row]:
+def fig2b(fits: dict[str, dict], points: dict[str, dict]):
+    """Arrhenius plot and survival curves of every temperature sweep: ``(fig, rows)``."""
     style.apply()
     fig, axes = plt.subplots(2, len(fits), figsize=(5.4 * len(fits), 7.0), squeeze=False)
     rows: list[Row] = []
@@ -151,8 +171,7 @@ def fig2b(fits: dict[str, dict], points: dict[str, dict], pdf: str, png: str) ->
         axs.legend(fontsize=7)
         rows += numbers_fig2b(name, f, pt)
     fig.suptitle("Fig 2b: escape time vs effective temperature (top); survival per temperature (bottom)", fontsize=10)
-    style.save(fig, pdf, png)
-    return rows
+    return fig, rows
 
 
 def numbers_fig2b(name: str, f: dict, pt: dict) -> list[Row]:

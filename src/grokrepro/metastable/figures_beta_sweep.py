@@ -1,12 +1,15 @@
-"""Figures 3 and 4 of Study A and the numbers they stand for."""
+"""Figures 3 (phase diagram) and 4 (bifurcation diagram) of Study A, from the β sweeps, and the numbers
+they stand for."""
 from __future__ import annotations
 
 import math
+import re
 
 import matplotlib.pyplot as plt
 import numpy as np
 
 from .. import style
+from ..io import load_npz
 from ..numbers import Row, bootstrap_median_ci, judge
 from . import theory
 from .beta_sweep import DOWN, UP, hysteresis_gap, max_jump, transition_points
@@ -14,17 +17,15 @@ from .beta_sweep import DOWN, UP, hysteresis_gap, max_jump, transition_points
 PAPER_BETA_C = {0: 0.42, 1: 0.36}  # paper's measured transitions, by feature index (η = 0.9, 0.8)
 
 
-def _band(ax, x, y, color, label, ls="-"):
-    """Median line and inter-quartile band over seeds (y: (β, seed))."""
-    with np.errstate(all="ignore"):
-        med = np.nanmedian(y, axis=1)
-        lo, hi = np.nanpercentile(y, 25, axis=1), np.nanpercentile(y, 75, axis=1)
-    ax.plot(x, med, ls, color=color, label=label, lw=1.6)
-    ax.fill_between(x, lo, hi, color=color, alpha=0.25, lw=0)
+def load_companions(paths) -> dict[int, dict]:
+    """The companion sweeps (files ``.../L<depth>.npz``), by depth."""
+    return {int(re.search(r"L(\d+)\.npz$", str(f)).group(1)): load_npz(f)[0] for f in paths}
 
 
 def fig3(sweep: dict, companions: dict[int, dict], train: dict, dataset: dict, depth: int,
-         rank_threshold: float, tolerance: float, pdf: str, png: str) -> list[Row]:
+         rank_threshold: float, tolerance: float):
+    """The phase diagram (test MSE and effective rank vs β, both sweep directions, every depth):
+    ``(fig, rows)``."""
     style.apply()
     panels = {depth: sweep, **companions}
     fig, axes = plt.subplots(2, len(panels), figsize=(5.2 * len(panels), 6.2), sharex="col",
@@ -32,10 +33,10 @@ def fig3(sweep: dict, companions: dict[int, dict], train: dict, dataset: dict, d
     eta_pop, eta_hat = dataset["features"], train["sv"]
     for col, (L, sw) in enumerate(panels.items()):
         ax, axr = axes[0, col], axes[1, col]
-        _band(ax, sw["beta"], sw["test_loss"][UP], style.PALETTE[0], "upward sweep (from full rank)")
-        _band(ax, sw["beta"], sw["test_loss"][DOWN], style.PALETTE[3], "downward sweep (from trivial)", ls="--")
-        _band(axr, sw["beta"], sw["eff_rank"][UP], style.PALETTE[0], "up")
-        _band(axr, sw["beta"], sw["eff_rank"][DOWN], style.PALETTE[3], "down", ls="--")
+        style.band(ax, sw["beta"], sw["test_loss"][UP], style.PALETTE[0], "upward sweep (from full rank)")
+        style.band(ax, sw["beta"], sw["test_loss"][DOWN], style.PALETTE[3], "downward sweep (from trivial)", ls="--")
+        style.band(axr, sw["beta"], sw["eff_rank"][UP], style.PALETTE[0], "up")
+        style.band(axr, sw["beta"], sw["eff_rank"][DOWN], style.PALETTE[3], "down", ls="--")
         for k, eta in enumerate(eta_pop):
             bc_pop = theory.spinodal(eta, L)[0]
             bc_emp = theory.spinodal(float(eta_hat[k]), L)[0]
@@ -58,8 +59,7 @@ def fig3(sweep: dict, companions: dict[int, dict], train: dict, dataset: dict, d
     fig.suptitle(f"Fig 3: phase diagram, median and IQR over {sweep['test_loss'].shape[2]} seeds "
                  f"(features $\\eta$ = {', '.join(map(str, eta_pop))}; train-set $\\hat\\eta$ = "
                  f"{', '.join(f'{v:.3f}' for v in eta_hat)})", fontsize=9)
-    style.save(fig, pdf, png)
-    return numbers_fig3(sweep, companions, train, dataset, depth, rank_threshold, tolerance)
+    return fig, numbers_fig3(sweep, companions, train, dataset, depth, rank_threshold, tolerance)
 
 
 def numbers_fig3(sweep, companions, train, dataset, depth, rank_threshold, tolerance) -> list[Row]:
@@ -135,7 +135,9 @@ def numbers_fig3(sweep, companions, train, dataset, depth, rank_threshold, toler
     return rows
 
 
-def fig4(sweep: dict, train: dict, dataset: dict, depth: int, rank_threshold: float, pdf: str, png: str) -> list[Row]:
+def fig4(sweep: dict, train: dict, dataset: dict, depth: int):
+    """The bifurcation diagram (train-set theory branches, the sweeps' singular values on top):
+    ``(fig, rows)``."""
     style.apply()
     eta_hat, s_hat = train["sv"], train["s"]
     beta = sweep["beta"]
@@ -144,7 +146,6 @@ def fig4(sweep: dict, train: dict, dataset: dict, depth: int, rank_threshold: fl
     bmax = min(float(beta[-1]), 1.25 * max(theory.corrected_beta_c(float(eta_hat[k]), float(s_hat[k]), depth)
                                            for k in range(k_feat)))
     fine = np.linspace(0, bmax, 801)
-    rows: list[Row] = []
     for k in range(k_feat):
         c = style.PALETTE[k]
         eh, sk = float(eta_hat[k]), float(s_hat[k])
@@ -168,9 +169,25 @@ def fig4(sweep: dict, train: dict, dataset: dict, depth: int, rank_threshold: fl
             with np.errstate(all="ignore"):
                 med = np.nanmedian(sv, axis=1)
                 lo, hi = np.nanpercentile(sv, 25, axis=1), np.nanpercentile(sv, 75, axis=1)
-            ax.errorbar(beta[beta <= bmax], med, yerr=[med - lo, hi - med], fmt=marker, ms=3.5, color=c, mfc="white" if d else c,
-                        alpha=0.8, lw=0.8, label=f"measured $\\sigma_{k+1}$, {lab}")
-        # numbers: learned singular value on the upward sweep against theory at a few beta
+            ax.errorbar(beta[beta <= bmax], med, yerr=[med - lo, hi - med], fmt=marker, ms=3.5, color=c,
+                        mfc="white" if d else c, alpha=0.8, lw=0.8, label=f"measured $\\sigma_{k+1}$, {lab}")
+    ax.set_xlabel(r"L2 strength $\beta$")
+    ax.set_ylabel(r"$\lambda$ (singular value of $W$)")
+    ax.set_title(f"Fig 4: bifurcation diagram, depth L = {depth}; theory from the training set's\n"
+                 r"$\hat\eta$ and input variance $s$ along each feature: $s\,f(\lambda;\hat\eta/s,\beta/s)$",
+                 fontsize=9)
+    ax.set_ylim(bottom=-0.03)
+    ax.legend(fontsize=6.5, ncol=2, loc="upper right")
+    return fig, numbers_fig4(sweep, train, dataset, depth)
+
+
+def numbers_fig4(sweep: dict, train: dict, dataset: dict, depth: int) -> list[Row]:
+    """The learned singular value on the upward sweep against theory at a few β."""
+    eta_hat, s_hat = train["sv"], train["s"]
+    beta = sweep["beta"]
+    rows: list[Row] = []
+    for k in range(len(dataset["features"])):
+        eh = float(eta_hat[k])
         bc_emp = theory.spinodal(eh, depth)[0]
         for b in (0.1, 0.2, 0.3):
             j = int(np.argmin(np.abs(beta - b)))
@@ -180,14 +197,7 @@ def fig4(sweep: dict, train: dict, dataset: dict, depth: int, rank_threshold: fl
             th = theory.stationary_points(eh, b, depth).learned
             th_corr = theory.stationary_points(eh / s_hat[k], b / s_hat[k], depth).learned
             v, t = judge(med, th_corr, rel_tol=0.05)
-            rows.append(Row(f"sigma_learned[eta={dataset['features'][k]:g},beta={b:g}]", med, lo, hi, None, th_corr, v,
-                            f"theory lambda** with train-set eta_hat and input variance s={s_hat[k]:.3f} "
+            rows.append(Row(f"sigma_learned[eta={dataset['features'][k]:g},beta={b:g}]", med, lo, hi, None, th_corr,
+                            v, f"theory lambda** with train-set eta_hat and input variance s={s_hat[k]:.3f} "
                             f"(plain eta_hat theory: {th:.4f}); {t}"))
-    ax.set_xlabel(r"L2 strength $\beta$")
-    ax.set_ylabel(r"$\lambda$ (singular value of $W$)")
-    ax.set_title(f"Fig 4: bifurcation diagram, depth L = {depth}; theory from the training set's\n"
-                 r"$\hat\eta$ and input variance $s$ along each feature: $s\,f(\lambda;\hat\eta/s,\beta/s)$", fontsize=9)
-    ax.set_ylim(bottom=-0.03)
-    ax.legend(fontsize=6.5, ncol=2, loc="upper right")
-    style.save(fig, pdf, png)
     return rows

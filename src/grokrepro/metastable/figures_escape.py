@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
 
 from .. import style
+from ..io import load_npz
 from ..numbers import Row, bootstrap_median_ci, judge
 from .fitting import km_median, survival
 from .theory import f_gap_per_feature
@@ -20,12 +22,13 @@ def _x(epochs):
     return np.asarray(epochs) + 1  # log axis: epoch 0 is drawn at 1
 
 
-def _median_iqr(ax, x, y, color, label):
-    with np.errstate(all="ignore"):
-        med = np.nanmedian(y, axis=1)
-        lo, hi = np.nanpercentile(y, 25, axis=1), np.nanpercentile(y, 75, axis=1)
-    ax.plot(x, med, color=color, lw=1.6, label=label)
-    ax.fill_between(x, lo, hi, color=color, alpha=0.25, lw=0)
+def load_escape_runs(paths) -> dict[str, dict[str, dict]]:
+    """Escape-run files ``.../<point>/<start>.npz`` as ``runs[point][start]``."""
+    runs: dict[str, dict[str, dict]] = {}
+    for f in paths:
+        path = Path(f)
+        runs.setdefault(path.parent.name, {})[path.stem] = load_npz(f)[0]
+    return runs
 
 
 def _escape_summary(run: dict, key: str = "mse"):
@@ -38,8 +41,9 @@ def _escape_summary(run: dict, key: str = "mse"):
 
 
 def fig1a(runs: dict[str, dict[str, dict]], points: dict[str, dict], train: dict, depth: int,
-          delay_factor_min: float, pdf: str, png: str) -> list[Row]:
-    """runs[point][start] = escape-run arrays."""
+          delay_factor_min: float):
+    """Escape curves and survival of every start at each operating point: ``(fig, rows)``.
+    ``runs[point][start]`` = escape-run arrays."""
     style.apply()
     fig, axes = plt.subplots(2, len(runs), figsize=(5.4 * len(runs), 6.6), squeeze=False,
                              gridspec_kw={"height_ratios": [1.6, 1]})
@@ -49,7 +53,7 @@ def fig1a(runs: dict[str, dict[str, dict]], points: dict[str, dict], train: dict
         ax, axs = axes[0, col], axes[1, col]
         for start, run in starts.items():
             c = style.PALETTE[COLORS.get(start, 4)]
-            _median_iqr(ax, _x(run["epochs"]), run["test_loss"], c, f"{start} start")
+            style.band(ax, _x(run["epochs"]), run["test_loss"], c, f"{start} start")
             if start != "random":
                 ax.axhline(float(run["plateau_test_mse"][0]), color=c, lw=0.8, ls=":")
             grid = np.unique(np.concatenate([run["epochs"], np.nan_to_num(run["escape_mse"], nan=0)]))
@@ -71,8 +75,7 @@ def fig1a(runs: dict[str, dict[str, dict]], points: dict[str, dict], train: dict
         rows += numbers_fig1a(point, pt, starts, train, depth, delay_factor_min)
     fig.suptitle("Fig 1a: escape from trapped starts (median, IQR over seeds; dotted: each trap's plateau; "
                  "test-MSE escape criterion)", fontsize=9)
-    style.save(fig, pdf, png)
-    return rows
+    return fig, rows
 
 
 def numbers_fig1a(point, pt, starts, train, depth, delay_factor_min) -> list[Row]:
@@ -148,12 +151,14 @@ def numbers_fig1a(point, pt, starts, train, depth, delay_factor_min) -> list[Row
     return rows
 
 
-def fig1b(run: dict, pt: dict, pdf: str, png: str) -> list[Row]:
+def fig1b(run: dict, pt: dict):
+    """The sparse-sampling grokking curve (train/test MSE and the next singular value over
+    epochs): ``(fig, rows)``."""
     style.apply()
     fig, (ax, axs) = plt.subplots(1, 2, figsize=(10.5, 4.0))
     x = _x(run["epochs"])
-    _median_iqr(ax, x, run["train_loss"], style.PALETTE[0], "train MSE")
-    _median_iqr(ax, x, run["test_loss"], style.PALETTE[3], "test MSE")
+    style.band(ax, x, run["train_loss"], style.PALETTE[0], "train MSE")
+    style.band(ax, x, run["test_loss"], style.PALETTE[3], "test MSE")
     ax.set_xscale("log")
     ax.set_xlabel("epoch + 1")
     ax.set_ylabel("MSE")
@@ -163,15 +168,14 @@ def fig1b(run: dict, pt: dict, pdf: str, png: str) -> list[Row]:
     k = run["start_phase"].shape[1]
     j = int(run["start_phase"][0].sum())
     sv = run["svals"][:, :, min(j, k - 1)]
-    _median_iqr(axs, x, sv, style.PALETTE[2], f"$\\sigma_{j + 1}(W)$")
+    style.band(axs, x, sv, style.PALETTE[2], f"$\\sigma_{j + 1}(W)$")
     axs.axhline(1e-3, color="0.4", ls=":", lw=1, label="threshold")
     axs.set_xscale("log")
     axs.set_yscale("log")
     axs.set_xlabel("epoch + 1")
     axs.legend()
     fig.suptitle("Fig 1b: grokking by sparse sub-sampling, from the rank-1 trap (median, IQR over seeds)", fontsize=10)
-    style.save(fig, pdf, png)
-    return numbers_fig1b(run)
+    return fig, numbers_fig1b(run)
 
 
 def numbers_fig1b(run: dict) -> list[Row]:
