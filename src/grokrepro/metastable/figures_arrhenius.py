@@ -15,9 +15,8 @@ from ..numbers import Row, judge
 from . import theory, trap
 from .arrhenius import flat_objective
 from .fitting import survival
+from .rows import paper as claimed, value_and_error
 
-PAPER_LAMBDA_SAD, PAPER_DELTA_E_MIN = 0.41, 0.003  # quoted at beta = 0.32, eta = 0.8
-PAPER_DELTA_E_EFF, PAPER_DELTA_E_EFF_ERR, PAPER_R2 = 0.15, 0.05, 0.991
 
 
 def network_path(model: DeepLinear, train: dict, beta: float, feature: int, lams) -> np.ndarray:
@@ -110,19 +109,24 @@ def numbers_fig2a(train: dict, betas, eta: float, depth: int, lam_n, paths: dict
                         f"the Newton-refined saddle of the full network is in Fig 2b's kramers rows; NaN: no saddle"))
     mid = betas[len(betas) // 2]
     st = theory.stationary_points(eta, mid, depth)
-    v, t = judge(PAPER_LAMBDA_SAD, st.saddle, rel_tol=0.1)
-    rows.append(Row(f"lambda_sad[beta={mid},eta={eta}]", None, None, None, PAPER_LAMBDA_SAD, st.saddle, v,
-                    f"paper vs our theory ({t}); the paper's 0.41 is lambda** at beta=0.29 "
+    quantity = f"lambda_sad[beta={mid},eta={eta}]"
+    lam_sad = claimed("lambda_saddle", "2a", quantity)
+    v, t = judge(lam_sad, st.saddle, rel_tol=0.1)
+    rows.append(Row(quantity, None, None, None, lam_sad, st.saddle, v,
+                    f"paper vs our theory ({t}); the paper's {lam_sad:g} is lambda** at beta=0.29 "
                     f"({theory.stationary_points(eta, 0.29, depth).learned:.3f}) - inconsistency #2"))
     rows.append(Row(f"lambda_learned[beta={mid},eta={eta}]", None, None, None, None, st.learned, "n/a",
                     "learned minimum lambda** from theory"))
     de = theory.barrier(eta, mid, depth)
-    v, t = judge(PAPER_DELTA_E_MIN, de, rel_tol=0.1)
-    rows.append(Row(f"delta_e_min[beta={mid},eta={eta}]", None, None, None, PAPER_DELTA_E_MIN, de, v,
+    quantity = f"delta_e_min[beta={mid},eta={eta}]"
+    de_min = claimed("barrier_from_trivial", "2a", quantity)
+    v, t = judge(de_min, de, rel_tol=0.1)
+    rows.append(Row(quantity, None, None, None, de_min, de, v,
                     f"paper's barrier vs f(lambda_sad)-f(0) from theory ({t}) - inconsistency #2"))
     gap = theory.learned_minus_trivial(eta, mid, depth)
-    rows.append(Row(f"f_learned_minus_trivial[beta={mid},eta={eta}]", None, None, None,
-                    "negative (paper: rank 2 is the global state)", gap, "deviates" if gap > 0 else "agrees",
+    quantity = f"f_learned_minus_trivial[beta={mid},eta={eta}]"
+    rows.append(Row(quantity, None, None, None, claimed("rank2_is_global", "2a", quantity), gap,
+                    "deviates" if gap > 0 else "agrees",
                     "inconsistency #3: by the paper's own formula the learned state lies above the trivial one"))
     return rows
 
@@ -187,9 +191,10 @@ def numbers_fig2b(name: str, f: dict, pt: dict) -> list[Row]:
                         "parametric-bootstrap p-value of the KM-vs-exponential distance (small: not memoryless); "
                         "empty when nothing escaped"))
     de, lo, hi = (float(f[k]) for k in ("arrhenius_delta_e", "arrhenius_delta_e_low", "arrhenius_delta_e_high"))
-    paper_de = PAPER_DELTA_E_EFF if name == "paper" else None
+    stated = claimed("arrhenius_barrier", "2b", f"arrhenius_delta_e[{tag}]")
+    paper_de, paper_err = value_and_error(stated) if stated is not None else (None, None)
     if math.isfinite(de):
-        overlap = hi >= PAPER_DELTA_E_EFF - PAPER_DELTA_E_EFF_ERR and lo <= PAPER_DELTA_E_EFF + PAPER_DELTA_E_EFF_ERR
+        overlap = paper_de is not None and hi >= paper_de - paper_err and lo <= paper_de + paper_err
         verdict = ("agrees" if overlap else "deviates") if paper_de else "n/a"
         note = "weighted LSQ of ln tau on 1/T_eff over temperatures with escapes; 95% bootstrap over seeds"
     else:
@@ -199,9 +204,11 @@ def numbers_fig2b(name: str, f: dict, pt: dict) -> list[Row]:
                 f"C_escape={float(f['C_escape']):.2g}, i.e. SGD noise cannot push it out")
     rows.append(Row(f"arrhenius_delta_e[{tag}]", de, lo, hi, paper_de, None, verdict, note))
     r2 = float(f["arrhenius_r2"])
-    rows.append(Row(f"arrhenius_r2[{tag}]", r2, None, None, PAPER_R2 if name == "paper" else None, None,
-                    ("agrees" if r2 >= 0.95 else "deviates") if (math.isfinite(r2) and name == "paper") else
-                    ("deviates" if name == "paper" else "n/a"), "weighted R^2 of the Arrhenius line (>= 0.95 agrees)"))
+    paper_r2 = claimed("arrhenius_r2", "2b", f"arrhenius_r2[{tag}]")
+    rows.append(Row(f"arrhenius_r2[{tag}]", r2, None, None, paper_r2, None,
+                    ("agrees" if r2 >= 0.95 else "deviates") if (math.isfinite(r2) and paper_r2 is not None) else
+                    ("deviates" if paper_r2 is not None else "n/a"),
+                    "weighted R^2 of the Arrhenius line (>= 0.95 agrees)"))
     rows.append(Row(f"trap_phase_fraction[{tag}]", float(f["trap_phase_fraction"]), None, None, None, None, "n/a",
                     "fraction of the trap's checkpoints that are in the requested phase (annealing converged)"))
     rows.append(Row(f"noise_scale_C[{tag}]", float(f["C"]), float(np.min(f["C_trap"])), float(np.max(f["C_trap"])),
@@ -211,12 +218,14 @@ def numbers_fig2b(name: str, f: dict, pt: dict) -> list[Row]:
                     "variance of single-sample gradients along the escape direction (the unlearned feature's balanced "
                     "mode) at the constructed trap: zero up to rounding, because every per-sample gradient at a "
                     "rank-j balanced state stays in the span of the learned hidden modes"))
+    stated = claimed("barrier_from_landscape_curvature", "2b", f"kramers_delta_e_eff[{tag}]")
+    paper_kramers = value_and_error(stated)[0] if stated is not None else None
     if bool(f["kramers_exists"]):
         bt, bn = float(f["kramers_barrier_theory"]), float(f["kramers_barrier_network"])
         v, t = judge(bn, bt, rel_tol=0.05)
         rows.append(Row(f"barrier_theory[{tag}]", None, None, None, None, bt, "n/a",
                         f"s*[f(lambda_sad) - f(0)] of the train-set feature at beta={pt['beta']}"))
-        rows.append(Row(f"kramers_delta_e_eff[{tag}]", bn, None, None, paper_de, bt, v,
+        rows.append(Row(f"kramers_delta_e_eff[{tag}]", bn, None, None, paper_kramers, bt, v,
                         f"objective(saddle) - objective(min) of the full {int(f['kramers_eig_min'].size)}-parameter "
                         f"network, both Newton-refined (|grad| {float(f['kramers_grad_norm_min']):.1g}, "
                         f"{float(f['kramers_grad_norm_saddle']):.1g}); {t} vs theory"))
@@ -226,7 +235,7 @@ def numbers_fig2b(name: str, f: dict, pt: dict) -> list[Row]:
                         f"{int(f['kramers_n_zero_min'])} at the minimum vs {int(f['kramers_n_zero_saddle'])} at the "
                         f"saddle, so the Eq. 11 prefactor is not temperature-independent here"))
     else:
-        rows.append(Row(f"kramers_delta_e_eff[{tag}]", None, None, None, paper_de, None, "n/a",
+        rows.append(Row(f"kramers_delta_e_eff[{tag}]", None, None, None, paper_kramers, None, "n/a",
                         f"no saddle toward the next feature at beta={pt['beta']} for this training set "
                         f"(beta is above that feature's spinodal): nothing to escape to"))
     return rows
