@@ -158,7 +158,7 @@ def fit_sweep(runs: dict, start: dict, train: dict, start_name: str, beta: float
     batch, budget = int(runs["batch_size"]), float(runs["budget"])
     times, cens = np.asarray(runs["escape_mse"]), np.asarray(runs["censored_mse"], bool)
     data = Data.from_numpy({"x_train": train["x"], "y_train": train["y"]}, "cpu", torch.float64)
-    params = [torch.as_tensor(start[f"W{l}"], dtype=torch.float64) for l in range(depth)]
+    params = [torch.as_tensor(start[f"W{i}"], dtype=torch.float64) for i in range(depth)]
     model = DeepLinear(tuple([params[0].shape[2]] + [w.shape[1] for w in params]))
     k = min(train["x"].shape[1], train["y"].shape[1])
     learned = trap.phase_mask(start_name, k)

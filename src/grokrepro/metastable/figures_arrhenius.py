@@ -126,7 +126,7 @@ def numbers_fig2a(train: dict, betas, eta: float, depth: int, lam_n, paths: dict
     gap = theory.learned_minus_trivial(eta, mid, depth)
     quantity = f"f_learned_minus_trivial[beta={mid},eta={eta}]"
     rows.append(Row(quantity, None, None, None, claimed("rank2_is_global", "2a", quantity), gap,
-                    "deviates" if gap > 0 else "agrees",
+                    judge(gap, 0.0, bound="upper")[0],
                     "inconsistency #3: by the paper's own formula the learned state lies above the trivial one"))
     return rows
 
@@ -166,7 +166,8 @@ def fig2b(fits: dict[str, dict], points: dict[str, dict]):
         for i, lr in enumerate(f["lrs"]):
             sel = f["lr"] == lr
             axs.step(grid + 1, survival(f["escape_times"][sel], f["censored"][sel], budget, grid), where="post",
-                     color=style.PALETTE[i % len(style.PALETTE)], label=f"lr={lr:g}: {int(f['events'][i])}/{int(f['n'][i])}")
+                     color=style.PALETTE[i % len(style.PALETTE)],
+                     label=f"lr={lr:g}: {int(f['events'][i])}/{int(f['n'][i])}")
         axs.set_xscale("log")
         axs.set_yscale("log")
         axs.set_ylim(0.01, 1.5)
@@ -185,7 +186,8 @@ def numbers_fig2b(name: str, f: dict, pt: dict) -> list[Row]:
     for i, lr in enumerate(f["lrs"]):
         rows.append(Row(f"tau[{tag},lr={lr:g}]", float(f["tau"][i]), float(f["tau_low"][i]), float(f["tau_high"][i]),
                         None, None, "n/a",
-                        f"MLE 1/rate (events {int(f['events'][i])}/{int(f['n'][i])}, exposure {float(f['exposure'][i]):.4g} "
+                        f"MLE 1/rate (events {int(f['events'][i])}/{int(f['n'][i])}, "
+                        f"exposure {float(f['exposure'][i]):.4g} "
                         f"epochs, budget {budget:g}); exact Poisson 95% CI; T_eff={float(f['T_eff'][i]):.3g}"))
         rows.append(Row(f"exp_gof_p[{tag},lr={lr:g}]", float(f["gof_p"][i]), None, None, None, None, "n/a",
                         "parametric-bootstrap p-value of the KM-vs-exponential distance (small: not memoryless); "
@@ -205,15 +207,15 @@ def numbers_fig2b(name: str, f: dict, pt: dict) -> list[Row]:
     rows.append(Row(f"arrhenius_delta_e[{tag}]", de, lo, hi, paper_de, None, verdict, note))
     r2 = float(f["arrhenius_r2"])
     paper_r2 = claimed("arrhenius_r2", "2b", f"arrhenius_r2[{tag}]")
-    rows.append(Row(f"arrhenius_r2[{tag}]", r2, None, None, paper_r2, None,
-                    ("agrees" if r2 >= 0.95 else "deviates") if (math.isfinite(r2) and paper_r2 is not None) else
-                    ("deviates" if paper_r2 is not None else "n/a"),
-                    "weighted R^2 of the Arrhenius line (>= 0.95 agrees)"))
+    r2_verdict = judge(r2, 0.95, bound="lower")[0] if math.isfinite(r2) else "deviates"  # no fit: deviates
+    rows.append(Row(f"arrhenius_r2[{tag}]", r2, None, None, paper_r2, None, r2_verdict if paper_r2 is not None else
+                    "n/a", "weighted R^2 of the Arrhenius line (>= 0.95 agrees)"))
     rows.append(Row(f"trap_phase_fraction[{tag}]", float(f["trap_phase_fraction"]), None, None, None, None, "n/a",
                     "fraction of the trap's checkpoints that are in the requested phase (annealing converged)"))
     rows.append(Row(f"noise_scale_C[{tag}]", float(f["C"]), float(np.min(f["C_trap"])), float(np.max(f["C_trap"])),
                     None, None, "n/a", "trace of the covariance of single-sample gradients at each seed's trapped "
-                    "checkpoint (all D parameters), median and range over seeds; T_eff = lr/(B*C) as the paper defines"))
+                    "checkpoint (all D parameters), median and range over seeds; T_eff = lr/(B*C) as the paper "
+                    "defines"))
     rows.append(Row(f"noise_scale_C_escape[{tag}]", float(f["C_escape"]), None, None, None, 0.0, "n/a",
                     "variance of single-sample gradients along the escape direction (the unlearned feature's balanced "
                     "mode) at the constructed trap: zero up to rounding, because every per-sample gradient at a "

@@ -9,6 +9,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from .. import style
+from ..engine import BUDGET, DIVERGED
 from ..io import load_npz
 from ..numbers import Row, bootstrap_median_ci, judge
 from . import theory
@@ -65,74 +66,86 @@ def fig3(sweep: dict, companions: dict[int, dict], train: dict, dataset: dict, d
 
 
 def numbers_fig3(sweep, companions, train, dataset, depth, rank_threshold, tolerance) -> list[Row]:
-    rows: list[Row] = []
+    """Transition points of each feature against theory and the paper, then the size of the jump
+    and the hysteresis at each depth and the convergence of every sweep."""
     beta = sweep["beta"]
-    step = float(beta[1] - beta[0]) if len(beta) > 1 else math.nan
-    n_seeds = sweep["test_loss"].shape[2]
     up = transition_points(beta, sweep["svals"][UP], rank_threshold, UP)
     down = transition_points(beta, sweep["svals"][DOWN], rank_threshold, DOWN)
-    grid_note = f"median over {n_seeds} seeds, 95% bootstrap CI; beta grid step {step:g} (transition at midpoint)"
+    rows: list[Row] = []
     for k, eta in enumerate(dataset["features"]):
-        eta_hat, s_k = float(train["sv"][k]), float(train["s"][k])
-        tag = f"[eta={eta:g}]"
-        bc_pop = theory.spinodal(eta, depth)[0]
-        bc_emp = theory.spinodal(eta_hat, depth)[0]
-        bc_corr = theory.corrected_beta_c(eta_hat, s_k, depth)
-        med, lo, hi = bootstrap_median_ci(up[:, k])
-        n_found = int(np.isfinite(up[:, k]).sum())
-        verdict, tol = judge(med, bc_emp, abs_tol=tolerance)
-        measured_id, offset_id = BETA_C_CLAIMS[k] if k < len(BETA_C_CLAIMS) else (None, None)
-        paper = claimed(measured_id, "3", f"beta_c_up{tag}") if measured_id else None
-        rows.append(Row(f"beta_c_up{tag}", med, lo, hi, paper, bc_emp, verdict,
-                        f"vs theory beta_c from train-set eta_hat={eta_hat:.4f}; {tol}; {grid_note}; "
-                        f"{n_found}/{n_seeds} seeds lost the feature"))
-        v2, tol2 = judge(med, paper, abs_tol=tolerance)
-        rows.append(Row(f"beta_c_up_vs_paper{tag}", med, lo, hi, paper, None, v2 if paper is not None else "n/a",
-                        f"measured upward transition vs the paper's measured value; {tol2}"))
-        v3, tol3 = judge(med, bc_corr, abs_tol=tolerance)
-        rows.append(Row(f"beta_c_up_vs_sxx_corrected{tag}", med, lo, hi, None, bc_corr, v3,
-                        f"theory with the train-set input variance s={s_k:.4f} along the feature: "
-                        f"beta_c = s*beta_c(eta_hat/s); {tol3}"))
-        med_d, lo_d, hi_d = bootstrap_median_ci(down[:, k])
-        n_regained = int(np.isfinite(down[:, k]).sum())
-        if n_regained == 0:
-            rows.append(Row(f"beta_c_down{tag}", None, None, None, None, 0.0, "agrees",
-                            "no seed regained the feature on the downward sweep down to beta=0: for L>=3 the "
-                            "trivial state is a local minimum at every beta>0 (theory: none above 0)"))
-        else:
-            v, t = judge(med_d, 0.0, abs_tol=step)
-            rows.append(Row(f"beta_c_down{tag}", med_d, lo_d, hi_d, None, 0.0, v,
-                            f"{n_regained}/{n_seeds} seeds regained the feature; theory: trivial state is "
-                            f"stable for all beta>0 at L>=3, so regaining needs noise; {t}"))
-        paper = claimed(offset_id, "3", f"beta_c_theory_population{tag}") if offset_id else None
-        rows.append(Row(f"beta_c_theory_population{tag}", None, None, None, paper, bc_pop, "n/a",
-                        "spinodal from the population eta; the paper attributes its offset to finite-sample bias"))
-        rows.append(Row(f"beta_c_theory_train_set{tag}", None, None, None, paper, bc_emp, "n/a",
-                        f"spinodal from the training set's empirical singular value eta_hat={eta_hat:.4f}"))
-        rows.append(Row(f"beta_star_theory{tag}", None, None, None, None,
-                        theory.equal_loss_beta(eta_hat, depth), "n/a",
-                        "equal-loss point f(lambda**)=f(0) from eta_hat; below it the learned state is global"))
-    rows.append(Row(f"max_test_mse_jump[L={depth}]", max_jump(sweep), None, None, None, None, "n/a",
-                    "largest change of the median test MSE between neighbouring beta on the upward sweep"))
-    rows.append(Row(f"hysteresis_gap[L={depth}]", hysteresis_gap(sweep), None, None, None, None, "n/a",
-                    "max over beta of |median test MSE up - down|"))
-    jump_ref = max_jump(sweep)
+        rows += _feature_rows(k, eta, beta, up[:, k], down[:, k], train, depth, tolerance)
+    return rows + _depth_rows(sweep, companions, depth)
+
+
+def _feature_rows(k, eta, beta, up, down, train, depth, tolerance) -> list[Row]:
+    """Rows of feature ``k``: ``up``/``down`` are its per-seed transition points of each direction."""
+    step = float(beta[1] - beta[0]) if len(beta) > 1 else math.nan
+    n_seeds = len(up)
+    grid_note = f"median over {n_seeds} seeds, 95% bootstrap CI; beta grid step {step:g} (transition at midpoint)"
+    eta_hat, s_k = float(train["sv"][k]), float(train["s"][k])
+    tag = f"[eta={eta:g}]"
+    bc_pop = theory.spinodal(eta, depth)[0]
+    bc_emp = theory.spinodal(eta_hat, depth)[0]
+    bc_corr = theory.corrected_beta_c(eta_hat, s_k, depth)
+    measured_id, offset_id = BETA_C_CLAIMS[k] if k < len(BETA_C_CLAIMS) else (None, None)
+    paper = claimed(measured_id, "3", f"beta_c_up{tag}") if measured_id else None
+    med, lo, hi = bootstrap_median_ci(up)
+    verdict, tol = judge(med, bc_emp, abs_tol=tolerance)
+    v2, tol2 = judge(med, paper, abs_tol=tolerance)
+    v3, tol3 = judge(med, bc_corr, abs_tol=tolerance)
+    rows = [Row(f"beta_c_up{tag}", med, lo, hi, paper, bc_emp, verdict,
+                f"vs theory beta_c from train-set eta_hat={eta_hat:.4f}; {tol}; {grid_note}; "
+                f"{int(np.isfinite(up).sum())}/{n_seeds} seeds lost the feature"),
+            Row(f"beta_c_up_vs_paper{tag}", med, lo, hi, paper, None, v2 if paper is not None else "n/a",
+                f"measured upward transition vs the paper's measured value; {tol2}"),
+            Row(f"beta_c_up_vs_sxx_corrected{tag}", med, lo, hi, None, bc_corr, v3,
+                f"theory with the train-set input variance s={s_k:.4f} along the feature: "
+                f"beta_c = s*beta_c(eta_hat/s); {tol3}")]
+    n_regained = int(np.isfinite(down).sum())
+    if n_regained == 0:
+        rows.append(Row(f"beta_c_down{tag}", None, None, None, None, 0.0, "agrees",
+                        "no seed regained the feature on the downward sweep down to beta=0: for L>=3 the "
+                        "trivial state is a local minimum at every beta>0 (theory: none above 0)"))
+    else:
+        med_d, lo_d, hi_d = bootstrap_median_ci(down)
+        v, t = judge(med_d, 0.0, abs_tol=step)
+        rows.append(Row(f"beta_c_down{tag}", med_d, lo_d, hi_d, None, 0.0, v,
+                        f"{n_regained}/{n_seeds} seeds regained the feature; theory: trivial state is "
+                        f"stable for all beta>0 at L>=3, so regaining needs noise; {t}"))
+    paper = claimed(offset_id, "3", f"beta_c_theory_population{tag}") if offset_id else None
+    return rows + [
+        Row(f"beta_c_theory_population{tag}", None, None, None, paper, bc_pop, "n/a",
+            "spinodal from the population eta; the paper attributes its offset to finite-sample bias"),
+        Row(f"beta_c_theory_train_set{tag}", None, None, None, paper, bc_emp, "n/a",
+            f"spinodal from the training set's empirical singular value eta_hat={eta_hat:.4f}"),
+        Row(f"beta_star_theory{tag}", None, None, None, None, theory.equal_loss_beta(eta_hat, depth), "n/a",
+            "equal-loss point f(lambda**)=f(0) from eta_hat; below it the learned state is global")]
+
+
+def _depth_rows(sweep, companions, depth) -> list[Row]:
+    """Jump and hysteresis of the paper's depth, the L <= 2 contrast judged against them, and the
+    convergence of every sweep."""
+    jump_ref, gap_ref = max_jump(sweep), hysteresis_gap(sweep)
+    rows = [Row(f"max_test_mse_jump[L={depth}]", jump_ref, None, None, None, None, "n/a",
+                "largest change of the median test MSE between neighbouring beta on the upward sweep"),
+            Row(f"hysteresis_gap[L={depth}]", gap_ref, None, None, None, None, "n/a",
+                "max over beta of |median test MSE up - down|")]
     for L, sw in companions.items():
         jump, gap = max_jump(sw), hysteresis_gap(sw)
         rows.append(Row(f"max_test_mse_jump[L={L}]", jump, None, None, None, None,
-                        "agrees" if jump <= 0.1 * jump_ref else "deviates",
+                        judge(jump, 0.1 * jump_ref, bound="upper")[0],
                         f"upward sweep: no first-order jump expected at L<=2 (continuous transition at "
                         f"beta=eta); tolerance 10% of the L={depth} jump ({0.1 * jump_ref:.3g})"))
         rows.append(Row(f"hysteresis_gap[L={L}]", gap, None, None, None, 0.0,
-                        "agrees" if gap <= 0.1 * hysteresis_gap(sweep) else "deviates",
+                        judge(gap, 0.1 * gap_ref, bound="upper")[0],
                         f"L<=2 has no metastable state, so quasi-static up and down sweeps coincide in theory; "
                         f"a gap here is the downward sweep lagging: while beta > eta_k the trivial mode decays "
                         f"exponentially, and below eta_k it regrows only at rate lr*(eta_k-beta) from there "
                         f"(an unstable point, not a barrier); tolerance 10% of the L={depth} gap"))
     for L, sw in {depth: sweep, **companions}.items():
         n_pts = sw["status"].size
-        unconv = int((sw["status"] == 3).sum())
-        diverged = int((sw["status"] == 2).sum())
+        unconv = int((sw["status"] == BUDGET).sum())
+        diverged = int((sw["status"] == DIVERGED).sum())
         rows.append(Row(f"unconverged_fraction[L={L}]", unconv / n_pts, None, None, None, None, "n/a",
                         f"(direction, beta, seed) points that hit max_epochs before the convergence test; "
                         f"{diverged} diverged"))

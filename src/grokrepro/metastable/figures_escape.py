@@ -10,9 +10,9 @@ import numpy as np
 from .. import style
 from ..io import load_npz
 from ..numbers import Row, bootstrap_median_ci, judge
+from . import theory
 from .fitting import km_median, survival
 from .rows import paper as claimed
-from .theory import f_gap_per_feature
 
 # the paper's Fig 1a escape epochs at beta = 0.32 (claims), by start
 ESCAPE_CLAIMS = {"random": "escape_random_start", "rank1": "escape_rank1_trap", "trivial": "escape_trivial_trap"}
@@ -79,77 +79,92 @@ def fig1a(runs: dict[str, dict[str, dict]], points: dict[str, dict], train: dict
     return fig, rows
 
 
+def escape_verdict(med: float, paper, budget: float) -> tuple[str, str]:
+    """Verdict and note of a median escape epoch against the paper's value: a number (within a
+    factor 2) or a lower bound in words (``">7000 ..."``)."""
+    if isinstance(paper, (int, float)) and math.isfinite(med):
+        return judge(med, paper, factor=2)[0], "within a factor 2 of the paper"
+    if isinstance(paper, str):  # the paper gives only a lower bound, e.g. ">7000"
+        bound = float(paper.split()[0].lstrip(">"))
+        if math.isfinite(med):
+            return judge(med, bound, bound="lower")[0], f"paper: more than {bound:g} epochs"
+        if budget >= bound:
+            return "agrees", f"fewer than half escaped within {budget:g} >= {bound:g} epochs"
+        return "n/a", (f"fewer than half escaped within {budget:g} epochs, a budget shorter than "
+                       f"the paper's bound {bound:g}: cannot compare")
+    if paper is not None:
+        return "deviates", f"fewer than half the seeds escaped within {budget:g} epochs"
+    return "n/a", "no reference"
+
+
 def numbers_fig1a(point, pt, starts, train, depth, delay_factor_min) -> list[Row]:
-    rows = []
+    """Rows of one operating point: the global minimum, each start's escape statistics, the delay
+    of each trap against random starts and the train-set theory gap of each feature."""
     tag = f"point={point}"
     any_run = next(iter(starts.values()))
     budget = float(any_run["budget"])
     glob = tuple(bool(v) for v in np.atleast_1d(any_run["global_phase"]))
-    rows.append(Row(f"global_min_test_mse[{tag}]", float(any_run["global_test_mse"]), None, None, None, None, "n/a",
-                    f"test MSE of the stationary state with the lowest training objective at beta={pt['beta']}: "
-                    f"learned features {list(map(int, glob))}"))
+    rows = [Row(f"global_min_test_mse[{tag}]", float(any_run["global_test_mse"]), None, None, None, None, "n/a",
+                f"test MSE of the stationary state with the lowest training objective at beta={pt['beta']}: "
+                f"learned features {list(map(int, glob))}")]
     medians = {}
     for start, run in starts.items():
-        st = f"{tag},start={start}"
-        n = len(run["censored_mse"])
-        escaped = int((~run["censored_mse"]).sum())
-        med, lo, hi = _escape_summary(run)
-        medians[start] = med
-        quantity = f"escape_epochs_median[{st}]"
-        paper = claimed(ESCAPE_CLAIMS[start], "1a", quantity) if start in ESCAPE_CLAIMS else None
-        if isinstance(paper, (int, float)) and math.isfinite(med):
-            verdict, tol = ("agrees" if 0.5 <= med / paper <= 2 else "deviates"), "within a factor 2 of the paper"
-        elif isinstance(paper, str):  # the paper gives only a lower bound, e.g. ">7000"
-            bound = float(paper.split()[0].lstrip(">"))
-            if math.isfinite(med):
-                verdict, tol = ("agrees" if med > bound else "deviates"), f"paper: more than {bound:g} epochs"
-            elif budget >= bound:
-                verdict, tol = "agrees", f"fewer than half escaped within {budget:g} >= {bound:g} epochs"
-            else:
-                verdict, tol = "n/a", (f"fewer than half escaped within {budget:g} epochs, a budget shorter than "
-                                       f"the paper's bound {bound:g}: cannot compare")
-        elif paper is not None and not math.isfinite(med):
-            verdict, tol = "deviates", f"fewer than half the seeds escaped within {budget:g} epochs"
-        else:
-            verdict, tol = "n/a", "no reference"
-        note = (f"Kaplan-Meier median over {n} seeds of the first epoch with test MSE below the midpoint of "
-                f"plateau {float(run['plateau_test_mse'][0]):.4g} and global minimum {float(run['global_test_mse']):.4g}; "
-                f"95% bootstrap CI; censored at {budget:g} epochs; {tol}")
-        if bool(run["no_lower_state"]):
-            note += "; this start is already in the lowest-objective phase, so there is nothing to escape to"
-        rows.append(Row(quantity, med, lo, hi, paper, None, verdict, note))
-        rows.append(Row(f"escaped_fraction[{st}]", escaped / n, None, None, None, None, "n/a",
-                        f"{escaped}/{n} seeds escaped within {budget:g} epochs (others right-censored, kept)"))
-        if start != "random":
-            sv_med, sv_lo, sv_hi = _escape_summary(run, "sv")
-            rows.append(Row(f"escape_epochs_sv_median[{st}]", sv_med, sv_lo, sv_hi, None, None, "n/a",
-                            "singular-value criterion: first epoch with the next singular value above threshold"))
-            ph = run["start_phase"]
-            rows.append(Row(f"start_residual_sigma[{st}]", float(np.median(run["start_svals"][:, ph.shape[1] - 1])),
-                            None, None, None, None, "n/a",
-                            "median over seeds of the smallest singular value of W at the start (how far the "
-                            "unlearned feature's mode had decayed when the trap was checkpointed)"))
-    if "random" in medians:
-        for start, med in medians.items():
-            if start == "random":
-                continue
-            base = medians["random"]
-            if not math.isfinite(base):
-                continue
-            lower = not math.isfinite(med)
-            factor = (budget if lower else med) / max(base, 1.0)
-            verdict = "agrees" if factor >= delay_factor_min else "deviates"
-            if bool(starts[start]["no_lower_state"]):
-                verdict = "n/a"  # the start is the global minimum here: no delayed escape to speak of
-            rows.append(Row(f"delay_factor[{tag},start={start}]", factor, None, None, None, None, verdict,
-                            ("lower bound (most trapped seeds never escaped within the budget); " if lower else "")
-                            + f"median escape epoch of the trap / of random starts (random floored at 1 epoch); "
-                            f"requirement >= {delay_factor_min:g}"))
-    gaps = f_gap_per_feature(train["sv"], train["s"], pt["beta"], depth)
+        start_rows, medians[start] = _start_rows(f"{tag},start={start}", start, run, budget)
+        rows += start_rows
+    if "random" in medians and math.isfinite(medians["random"]):
+        rows += _delay_rows(tag, starts, medians, budget, delay_factor_min)
+    gaps = theory.f_gap_per_feature(train["sv"], train["s"], pt["beta"], depth)
     for k, gap in enumerate(gaps):
         rows.append(Row(f"f_learned_minus_trivial[{tag},feature={k + 1}]", None, None, None, None, gap, "n/a",
                         "theory f(lambda**) - f(0) in the train set's landscape s*f(lambda; eta_hat/s, beta/s): "
                         "negative = learned state is the global one; NaN = no learned state at this beta"))
+    return rows
+
+
+def _start_rows(st: str, start: str, run: dict, budget: float) -> tuple[list[Row], float]:
+    """Escape rows of one start (``st`` = its tag) and its median escape epoch."""
+    n = len(run["censored_mse"])
+    escaped = int((~run["censored_mse"]).sum())
+    med, lo, hi = _escape_summary(run)
+    quantity = f"escape_epochs_median[{st}]"
+    paper = claimed(ESCAPE_CLAIMS[start], "1a", quantity) if start in ESCAPE_CLAIMS else None
+    verdict, tol = escape_verdict(med, paper, budget)
+    note = (f"Kaplan-Meier median over {n} seeds of the first epoch with test MSE below the midpoint of "
+            f"plateau {float(run['plateau_test_mse'][0]):.4g} and global minimum "
+            f"{float(run['global_test_mse']):.4g}; 95% bootstrap CI; censored at {budget:g} epochs; {tol}")
+    if bool(run["no_lower_state"]):
+        note += "; this start is already in the lowest-objective phase, so there is nothing to escape to"
+    rows = [Row(quantity, med, lo, hi, paper, None, verdict, note),
+            Row(f"escaped_fraction[{st}]", escaped / n, None, None, None, None, "n/a",
+                f"{escaped}/{n} seeds escaped within {budget:g} epochs (others right-censored, kept)")]
+    if start != "random":
+        sv_med, sv_lo, sv_hi = _escape_summary(run, "sv")
+        rows.append(Row(f"escape_epochs_sv_median[{st}]", sv_med, sv_lo, sv_hi, None, None, "n/a",
+                        "singular-value criterion: first epoch with the next singular value above threshold"))
+        ph = run["start_phase"]
+        rows.append(Row(f"start_residual_sigma[{st}]", float(np.median(run["start_svals"][:, ph.shape[1] - 1])),
+                        None, None, None, None, "n/a",
+                        "median over seeds of the smallest singular value of W at the start (how far the "
+                        "unlearned feature's mode had decayed when the trap was checkpointed)"))
+    return rows, med
+
+
+def _delay_rows(tag: str, starts: dict, medians: dict, budget: float, delay_factor_min: float) -> list[Row]:
+    """Median escape epoch of each trap over that of the random starts (floored at 1 epoch)."""
+    rows = []
+    base = medians["random"]
+    for start, med in medians.items():
+        if start == "random":
+            continue
+        lower = not math.isfinite(med)
+        factor = (budget if lower else med) / max(base, 1.0)
+        verdict = judge(factor, delay_factor_min, bound="lower")[0]
+        if bool(starts[start]["no_lower_state"]):
+            verdict = "n/a"  # the start is the global minimum here: no delayed escape to speak of
+        rows.append(Row(f"delay_factor[{tag},start={start}]", factor, None, None, None, None, verdict,
+                        ("lower bound (most trapped seeds never escaped within the budget); " if lower else "")
+                        + f"median escape epoch of the trap / of random starts (random floored at 1 epoch); "
+                        f"requirement >= {delay_factor_min:g}"))
     return rows
 
 
@@ -181,6 +196,7 @@ def fig1b(run: dict, pt: dict):
 
 
 def numbers_fig1b(run: dict) -> list[Row]:
+    """The sparse run's escape against the paper, its train plateau and the grokking signature."""
     rows = []
     n = len(run["censored_sv"])
     med, lo, hi = _escape_summary(run, "sv")
@@ -208,21 +224,21 @@ def numbers_fig1b(run: dict) -> list[Row]:
         rows.append(Row("sparse_train_plateau_epoch_median", tp, None, None, None, None, "n/a",
                         f"first recorded epoch with train MSE within 5% of the trapped state's {level:.4g}"))
         rows.append(Row("sparse_test_drop_over_train_plateau", ratio, None, None, None, None,
-                        "agrees" if ratio >= 10 else ("deviates" if math.isfinite(ratio) else "n/a"),
+                        judge(ratio, 10.0, bound="lower")[0],
                         "grokking signature: test MSE drops >= 10x later than train MSE reaches its plateau"))
     final_train, final_test = run["train_loss"][-1], run["test_loss"][-1]
     if start_mask in masks:
         plateau_train = float(run["phase_train_mse"][masks.index(start_mask)])
         plateau_test = float(run["phase_test_mse"][masks.index(start_mask)])
-        rows.append(Row("sparse_train_mse_drop_at_escape", plateau_train - float(np.nanmedian(final_train)), None, None,
-                        None, None, "n/a", f"trapped-state train MSE {plateau_train:.4g} minus the final median: a linear "
-                        "net's training loss also falls when it learns the second feature"))
+        rows.append(Row("sparse_train_mse_drop_at_escape", plateau_train - float(np.nanmedian(final_train)), None,
+                        None, None, None, "n/a", f"trapped-state train MSE {plateau_train:.4g} minus the final "
+                        "median: a linear net's training loss also falls when it learns the second feature"))
         rows.append(Row("sparse_test_mse_drop_at_escape", plateau_test - float(np.nanmedian(final_test)), None, None,
                         None, None, "n/a", f"trapped-state test MSE {plateau_test:.4g} minus the final median"))
     gap = float(np.nanmedian(final_test - final_train))
     drop = float(np.nanmedian(run["test_loss"][0] - final_test))
     rows.append(Row("sparse_final_train_test_gap", gap, None, None, None, None,
-                    "agrees" if abs(gap) <= 0.25 * abs(drop) else "deviates",
+                    judge(gap, 0.0, abs_tol=0.25 * abs(drop))[0],
                     f"median final test - train MSE; small means <= 25% of the test-MSE drop ({drop:.4g})"))
     rows.append(Row("sparse_final_test_mse", float(np.nanmedian(final_test)), None, None, None,
                     float(run["global_test_mse"]), "n/a", "theory column: test MSE of the global-minimum state"))

@@ -62,7 +62,8 @@ def stationary_points(eta: float, beta: float, depth: int) -> Stationary:
             lam = max(eta - beta, 0.0)
         else:
             lam = eta / (1.0 + beta)
-        return Stationary(trivial=0.0 if lam == 0.0 else math.nan, saddle=math.nan, learned=lam if lam > 0 else math.nan)
+        return Stationary(trivial=0.0 if lam == 0.0 else math.nan, saddle=math.nan,
+                          learned=lam if lam > 0 else math.nan)
     if beta == 0:
         return Stationary(trivial=0.0, saddle=0.0, learned=float(eta))
     beta_c, lam_c = spinodal(eta, depth)

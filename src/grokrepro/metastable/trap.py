@@ -82,11 +82,11 @@ def constructed(model: DeepLinear, x, y, learned, beta: float, seeds, device="cp
     layers = [[] for _ in range(depth)]
     for seed in seeds:
         rng = np.random.default_rng(int(seed) + 7919)
-        frames = [np.linalg.qr(rng.standard_normal((dims[l + 1], k)))[0] for l in range(depth - 1)]
-        for l in range(depth):
-            left = u[:, :k] if l == depth - 1 else frames[l]
-            right = v[:, :k] if l == 0 else frames[l - 1]
-            layers[l].append(left @ root @ right.T)
+        frames = [np.linalg.qr(rng.standard_normal((dims[i + 1], k)))[0] for i in range(depth - 1)]
+        for i in range(depth):
+            left = u[:, :k] if i == depth - 1 else frames[i]
+            right = v[:, :k] if i == 0 else frames[i - 1]
+            layers[i].append(left @ root @ right.T)
     return [torch.as_tensor(np.stack(w), device=device, dtype=dtype) for w in layers], lam
 
 
@@ -100,8 +100,8 @@ def polish(model: DeepLinear, params, data: Data, beta: float, lr: float, steps:
 
 def perturb(params, std: float, seeds):
     out = []
-    for l, p in enumerate(params):
-        noise = torch.stack([torch.randn(p.shape[1:], generator=torch.Generator().manual_seed(int(s) * 31 + l),
+    for i, p in enumerate(params):
+        noise = torch.stack([torch.randn(p.shape[1:], generator=torch.Generator().manual_seed(int(s) * 31 + i),
                                          dtype=torch.float64) for s in seeds]).to(p)
         out.append(p + std * noise)
     return out
@@ -172,6 +172,6 @@ def load_start(path, device="cpu", dtype=torch.float64):
 
     start, meta = load_npz(path)
     depth = sum(1 for key in start if key.startswith("W") and key[1:].isdigit())
-    params = [torch.as_tensor(start[f"W{l}"], device=device, dtype=dtype) for l in range(depth)]
+    params = [torch.as_tensor(start[f"W{i}"], device=device, dtype=dtype) for i in range(depth)]
     model = DeepLinear(tuple([params[0].shape[2]] + [w.shape[1] for w in params]))
     return model, params, start, meta
