@@ -99,7 +99,7 @@ def synthetic_sweep(setup, rates, n=40, budget=400.0, seed=0):
     start = {f"W{i}": p.numpy() for i, p in enumerate(params)}
     start["phase"] = np.array([[True, False]] * 3 + [[True, True]])
     runs = {"lrs": lrs, "lr": np.repeat(lrs, n), "batch_size": np.array(16), "budget": np.array(budget),
-            "escape_mse": np.concatenate(times), "censored_mse": np.concatenate(cens)}
+            "escape_mse": np.concatenate(times), "censored_mse": np.concatenate(cens), "status": np.full(2 * n, 3)}
     return runs, start, {"x": x, "y": y}
 
 

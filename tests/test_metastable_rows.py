@@ -138,7 +138,8 @@ def escape_run(times, budget=2000.0, plateau=0.8, sv_times=None, no_lower=False)
             "censored_sv": ~np.isfinite(sv), "budget": np.array(budget), "plateau_test_mse": np.full(len(t), plateau),
             "global_test_mse": np.array(0.3), "global_phase": np.array([True, False]),
             "no_lower_state": np.array(no_lower), "start_phase": np.tile([True, False], (len(t), 1)),
-            "start_svals": np.tile([0.7, 1e-4], (len(t), 1)), "status": np.full(len(t), 3)}
+            "start_svals": np.tile([0.7, 1e-4], (len(t), 1)), "status": np.full(len(t), 3),
+            "batch_size": np.array(64)}
 
 
 def fig1a_rows(random, trap, point="paper", start="rank1", budget=2000.0, delay_min=30.0):
@@ -187,7 +188,8 @@ def sparse_run(sv_escape, test_drop=3000.0, final_gap=0.01, epochs=np.array([0, 
     run = escape_run([test_drop] * r, budget=5000.0, sv_times=[sv_escape] * r)
     run.update({"batch_size": np.array(25), "phase_masks": np.array([[True, False], [True, True]]),
                 "phase_train_mse": np.array([0.5, 0.4]), "phase_test_mse": np.array([0.8, 0.4]),
-                "train_loss": train, "test_loss": test, "epochs": epochs})
+                "train_loss": train, "test_loss": test, "epochs": epochs,
+                "svals": np.tile([0.7, 1e-4], (len(epochs), r, 1))})
     return run
 
 
@@ -235,7 +237,8 @@ def test_fig2a_rows():
 
 
 def fit_result(delta_e=(0.12, 0.06, 0.2), r2=0.99, kramers=(0.030, 0.0305)):
-    f = {"lrs": np.array([1e-3, 5e-3]), "tau": np.array([400.0, 50.0]), "tau_low": np.array([300.0, 40.0]),
+    f = {"lrs": np.array([1e-3, 5e-3]), "lr": np.repeat([1e-3, 5e-3], 8), "tau": np.array([400.0, 50.0]),
+         "tau_low": np.array([300.0, 40.0]),
          "tau_high": np.array([600.0, 70.0]), "events": np.array([5, 8]), "n": np.array([8, 8]),
          "exposure": np.array([3000.0, 400.0]), "T_eff": np.array([1e-5, 5e-5]), "gof_p": np.array([0.5, 0.3]),
          "arrhenius_delta_e": np.array(delta_e[0]), "arrhenius_delta_e_low": np.array(delta_e[1]),

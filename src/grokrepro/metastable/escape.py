@@ -83,6 +83,19 @@ def escape_monitor(plateau: np.ndarray, global_min: float, sv_index: np.ndarray,
     return monitor, state
 
 
+def start_metrics(model: DeepLinear, params, data: Data) -> dict[str, torch.Tensor]:
+    """``model.metrics`` of the start, NaN for replicas whose weights are not finite (a trap whose
+    training diverged)."""
+    ok = torch.as_tensor(trap.finite(params))
+    with torch.no_grad():
+        mets = model.metrics([p[ok.to(p.device)] for p in params], data)
+    out = {}
+    for key, v in mets.items():
+        out[key] = torch.full((len(ok), *v.shape[1:]), torch.nan, dtype=v.dtype)
+        out[key][ok] = v.cpu()
+    return out
+
+
 def run_escape(model: DeepLinear, params, data: Data, start: str, seeds, beta: float, lr,
                batch_size: int, max_epochs: int, check_every: int, sv_threshold: float, stop_on_escape: bool,
                polish_steps: int, record_points: int, label: str = "escape", polish_lr: float | None = None,
@@ -96,8 +109,7 @@ def run_escape(model: DeepLinear, params, data: Data, start: str, seeds, beta: f
     glob = min(levels, key=lambda m: levels[m]["objective"])
     mask = trap.phase_mask(start, k)
     r = params[0].shape[0]
-    with torch.no_grad():
-        m0 = model.metrics(params, data)
+    m0 = start_metrics(model, params, data)
     if mask is None:
         plateau = m0["test_loss"].cpu().numpy().astype(float)
         sv_index = np.full(r, k)  # a random start is not in a phase: no singular-value criterion

@@ -15,6 +15,7 @@ from ..numbers import Row, judge
 from . import theory, trap
 from .arrhenius import flat_objective
 from .fitting import survival
+from .divergence import diverged_row, mark_diverged, not_drawn
 from .rows import paper as claimed, value_and_error
 
 
@@ -163,11 +164,17 @@ def fig2b(fits: dict[str, dict], points: dict[str, dict]):
         ax.legend(fontsize=7)
         budget = float(f["budget"])
         grid = np.unique(np.concatenate([[0.0, budget], np.nan_to_num(f["escape_times"], nan=0.0)]))
+        diverged = _diverged(f)
         for i, lr in enumerate(f["lrs"]):
-            sel = f["lr"] == lr
-            axs.step(grid + 1, survival(f["escape_times"][sel], f["censored"][sel], budget, grid), where="post",
-                     color=style.PALETTE[i % len(style.PALETTE)],
-                     label=f"lr={lr:g}: {int(f['events'][i])}/{int(f['n'][i])}")
+            sel = (f["lr"] == lr) & ~diverged
+            n_bad = int(((f["lr"] == lr) & diverged).sum())
+            if sel.any():
+                axs.step(grid + 1, survival(f["escape_times"][sel], f["censored"][sel], budget, grid), where="post",
+                         color=style.PALETTE[i % len(style.PALETTE)],
+                         label=f"lr={lr:g}: {int(f['events'][i])}/{int(f['n'][i])}"
+                         + (f" ({not_drawn(n_bad, n_bad + int(sel.sum()))})" if n_bad else ""))
+            else:
+                axs.plot([], [], " ", label=f"lr={lr:g}: {not_drawn(n_bad, n_bad)}")
         axs.set_xscale("log")
         axs.set_yscale("log")
         axs.set_ylim(0.01, 1.5)
@@ -179,19 +186,30 @@ def fig2b(fits: dict[str, dict], points: dict[str, dict]):
     return fig, rows
 
 
+def _diverged(f: dict) -> np.ndarray:
+    """(R,) replicas of a fitted temperature sweep that diverged (none in fits made before that was recorded)."""
+    return np.asarray(f.get("diverged", np.zeros(len(f["lr"]), bool)), dtype=bool)
+
+
 def numbers_fig2b(name: str, f: dict, pt: dict) -> list[Row]:
+    """Rates per temperature, the Arrhenius fit against the paper, the noise scale and the
+    Kramers–Langer barrier of one temperature sweep."""
     tag = f"sweep={name}"
     rows = []
     budget = float(f["budget"])
+    diverged = _diverged(f)
     for i, lr in enumerate(f["lrs"]):
-        rows.append(Row(f"tau[{tag},lr={lr:g}]", float(f["tau"][i]), float(f["tau_low"][i]), float(f["tau_high"][i]),
-                        None, None, "n/a",
-                        f"MLE 1/rate (events {int(f['events'][i])}/{int(f['n'][i])}, "
-                        f"exposure {float(f['exposure'][i]):.4g} "
-                        f"epochs, budget {budget:g}); exact Poisson 95% CI; T_eff={float(f['T_eff'][i]):.3g}"))
-        rows.append(Row(f"exp_gof_p[{tag},lr={lr:g}]", float(f["gof_p"][i]), None, None, None, None, "n/a",
-                        "parametric-bootstrap p-value of the KM-vs-exponential distance (small: not memoryless); "
-                        "empty when nothing escaped"))
+        at = f["lr"] == lr
+        n_bad, total = int((at & diverged).sum()), int(at.sum())
+        rows += mark_diverged([Row(f"tau[{tag},lr={lr:g}]", float(f["tau"][i]), float(f["tau_low"][i]),
+                                   float(f["tau_high"][i]), None, None, "n/a",
+                                   f"MLE 1/rate (events {int(f['events'][i])}/{int(f['n'][i])}, "
+                                   f"exposure {float(f['exposure'][i]):.4g} epochs, budget {budget:g}); exact "
+                                   f"Poisson 95% CI; T_eff={float(f['T_eff'][i]):.3g}"),
+                               Row(f"exp_gof_p[{tag},lr={lr:g}]", float(f["gof_p"][i]), None, None, None, None, "n/a",
+                                   "parametric-bootstrap p-value of the KM-vs-exponential distance (small: not "
+                                   "memoryless); empty when nothing escaped")], n_bad, total)
+        rows += diverged_row(f"{tag},lr={lr:g}", n_bad, total)
     de, lo, hi = (float(f[k]) for k in ("arrhenius_delta_e", "arrhenius_delta_e_low", "arrhenius_delta_e_high"))
     stated = claimed("arrhenius_barrier", "2b", f"arrhenius_delta_e[{tag}]")
     paper_de, paper_err = value_and_error(stated) if stated is not None else (None, None)
@@ -204,12 +222,14 @@ def numbers_fig2b(name: str, f: dict, pt: dict) -> list[Row]:
         note = (f"no fit: only {int(f['arrhenius_points'])} temperature(s) had any escape within {budget:g} epochs "
                 f"(a rate needs events); the trap's gradient noise along the escape direction is "
                 f"C_escape={float(f['C_escape']):.2g}, i.e. SGD noise cannot push it out")
-    rows.append(Row(f"arrhenius_delta_e[{tag}]", de, lo, hi, paper_de, None, verdict, note))
     r2 = float(f["arrhenius_r2"])
     paper_r2 = claimed("arrhenius_r2", "2b", f"arrhenius_r2[{tag}]")
     r2_verdict = judge(r2, 0.95, bound="lower")[0] if math.isfinite(r2) else "deviates"  # no fit: deviates
-    rows.append(Row(f"arrhenius_r2[{tag}]", r2, None, None, paper_r2, None, r2_verdict if paper_r2 is not None else
-                    "n/a", "weighted R^2 of the Arrhenius line (>= 0.95 agrees)"))
+    rows += mark_diverged([Row(f"arrhenius_delta_e[{tag}]", de, lo, hi, paper_de, None, verdict, note),
+                           Row(f"arrhenius_r2[{tag}]", r2, None, None, paper_r2, None,
+                               r2_verdict if paper_r2 is not None else "n/a",
+                               "weighted R^2 of the Arrhenius line (>= 0.95 agrees)")],
+                          int(diverged.sum()), len(diverged))
     rows.append(Row(f"trap_phase_fraction[{tag}]", float(f["trap_phase_fraction"]), None, None, None, None, "n/a",
                     "fraction of the trap's checkpoints that are in the requested phase (annealing converged)"))
     rows.append(Row(f"noise_scale_C[{tag}]", float(f["C"]), float(np.min(f["C_trap"])), float(np.max(f["C_trap"])),

@@ -14,6 +14,7 @@ from ..io import load_npz
 from ..numbers import Row, bootstrap_median_ci, judge
 from . import theory
 from .beta_sweep import DOWN, UP, hysteresis_gap, max_jump, transition_points
+from .divergence import diverged_row, drop_sweep_replicas, mark_diverged, note_on, sweep_diverged
 from .rows import paper as claimed
 
 # the paper's measured transitions (claims), by feature index: (measured beta_c, its offset from theory)
@@ -23,6 +24,12 @@ BETA_C_CLAIMS = (("beta_c_strong", "beta_c_offset_strong"), ("beta_c_weak", "bet
 def load_companions(paths) -> dict[int, dict]:
     """The companion sweeps (files ``.../L<depth>.npz``), by depth."""
     return {int(re.search(r"L(\d+)\.npz$", str(f)).group(1)): load_npz(f)[0] for f in paths}
+
+
+def without_diverged(sweep: dict) -> tuple[dict, int, int]:
+    """The sweep with its diverged (direction, seed) replicas set to NaN, their number and the total."""
+    bad = sweep_diverged(sweep)
+    return (drop_sweep_replicas(sweep, bad) if bad.any() else sweep), int(bad.sum()), bad.size
 
 
 def fig3(sweep: dict, companions: dict[int, dict], train: dict, dataset: dict, depth: int,
@@ -36,6 +43,8 @@ def fig3(sweep: dict, companions: dict[int, dict], train: dict, dataset: dict, d
     eta_pop, eta_hat = dataset["features"], train["sv"]
     for col, (L, sw) in enumerate(panels.items()):
         ax, axr = axes[0, col], axes[1, col]
+        sw, n_bad, total = without_diverged(sw)
+        note_on(ax, n_bad, total)
         style.band(ax, sw["beta"], sw["test_loss"][UP], style.PALETTE[0], "upward sweep (from full rank)")
         style.band(ax, sw["beta"], sw["test_loss"][DOWN], style.PALETTE[3], "downward sweep (from trivial)", ls="--")
         style.band(axr, sw["beta"], sw["eff_rank"][UP], style.PALETTE[0], "up")
@@ -69,16 +78,19 @@ def numbers_fig3(sweep, companions, train, dataset, depth, rank_threshold, toler
     """Transition points of each feature against theory and the paper, then the size of the jump
     and the hysteresis at each depth and the convergence of every sweep."""
     beta = sweep["beta"]
-    up = transition_points(beta, sweep["svals"][UP], rank_threshold, UP)
-    down = transition_points(beta, sweep["svals"][DOWN], rank_threshold, DOWN)
+    clean, n_bad, total = without_diverged(sweep)
+    up = transition_points(beta, clean["svals"][UP], rank_threshold, UP)
+    down = transition_points(beta, clean["svals"][DOWN], rank_threshold, DOWN)
     rows: list[Row] = []
     for k, eta in enumerate(dataset["features"]):
-        rows += _feature_rows(k, eta, beta, up[:, k], down[:, k], train, depth, tolerance)
+        measured, from_theory = _feature_rows(k, eta, beta, up[:, k], down[:, k], train, depth, tolerance)
+        rows += mark_diverged(measured, n_bad, total) + from_theory
     return rows + _depth_rows(sweep, companions, depth)
 
 
-def _feature_rows(k, eta, beta, up, down, train, depth, tolerance) -> list[Row]:
-    """Rows of feature ``k``: ``up``/``down`` are its per-seed transition points of each direction."""
+def _feature_rows(k, eta, beta, up, down, train, depth, tolerance) -> tuple[list[Row], list[Row]]:
+    """Rows of feature ``k`` measured on the sweep and from theory: ``up``/``down`` are its per-seed
+    transition points of each direction."""
     step = float(beta[1] - beta[0]) if len(beta) > 1 else math.nan
     n_seeds = len(up)
     grid_note = f"median over {n_seeds} seeds, 95% bootstrap CI; beta grid step {step:g} (transition at midpoint)"
@@ -113,7 +125,7 @@ def _feature_rows(k, eta, beta, up, down, train, depth, tolerance) -> list[Row]:
                         f"{n_regained}/{n_seeds} seeds regained the feature; theory: trivial state is "
                         f"stable for all beta>0 at L>=3, so regaining needs noise; {t}"))
     paper = claimed(offset_id, "3", f"beta_c_theory_population{tag}") if offset_id else None
-    return rows + [
+    return rows, [
         Row(f"beta_c_theory_population{tag}", None, None, None, paper, bc_pop, "n/a",
             "spinodal from the population eta; the paper attributes its offset to finite-sample bias"),
         Row(f"beta_c_theory_train_set{tag}", None, None, None, paper, bc_emp, "n/a",
@@ -125,23 +137,28 @@ def _feature_rows(k, eta, beta, up, down, train, depth, tolerance) -> list[Row]:
 def _depth_rows(sweep, companions, depth) -> list[Row]:
     """Jump and hysteresis of the paper's depth, the L <= 2 contrast judged against them, and the
     convergence of every sweep."""
-    jump_ref, gap_ref = max_jump(sweep), hysteresis_gap(sweep)
-    rows = [Row(f"max_test_mse_jump[L={depth}]", jump_ref, None, None, None, None, "n/a",
-                "largest change of the median test MSE between neighbouring beta on the upward sweep"),
-            Row(f"hysteresis_gap[L={depth}]", gap_ref, None, None, None, None, "n/a",
-                "max over beta of |median test MSE up - down|")]
+    main, n_main, total_main = without_diverged(sweep)
+    jump_ref, gap_ref = max_jump(main), hysteresis_gap(main)
+    rows = mark_diverged([Row(f"max_test_mse_jump[L={depth}]", jump_ref, None, None, None, None, "n/a",
+                              "largest change of the median test MSE between neighbouring beta on the upward sweep"),
+                          Row(f"hysteresis_gap[L={depth}]", gap_ref, None, None, None, None, "n/a",
+                              "max over beta of |median test MSE up - down|")], n_main, total_main)
+    counts = {depth: (n_main, total_main)}
     for L, sw in companions.items():
+        sw, n_bad, total = without_diverged(sw)
+        counts[L] = (n_bad, total)
         jump, gap = max_jump(sw), hysteresis_gap(sw)
-        rows.append(Row(f"max_test_mse_jump[L={L}]", jump, None, None, None, None,
-                        judge(jump, 0.1 * jump_ref, bound="upper")[0],
-                        f"upward sweep: no first-order jump expected at L<=2 (continuous transition at "
-                        f"beta=eta); tolerance 10% of the L={depth} jump ({0.1 * jump_ref:.3g})"))
-        rows.append(Row(f"hysteresis_gap[L={L}]", gap, None, None, None, 0.0,
-                        judge(gap, 0.1 * gap_ref, bound="upper")[0],
-                        f"L<=2 has no metastable state, so quasi-static up and down sweeps coincide in theory; "
-                        f"a gap here is the downward sweep lagging: while beta > eta_k the trivial mode decays "
-                        f"exponentially, and below eta_k it regrows only at rate lr*(eta_k-beta) from there "
-                        f"(an unstable point, not a barrier); tolerance 10% of the L={depth} gap"))
+        pair = [Row(f"max_test_mse_jump[L={L}]", jump, None, None, None, None,
+                    judge(jump, 0.1 * jump_ref, bound="upper")[0],
+                    f"upward sweep: no first-order jump expected at L<=2 (continuous transition at "
+                    f"beta=eta); tolerance 10% of the L={depth} jump ({0.1 * jump_ref:.3g})"),
+                Row(f"hysteresis_gap[L={L}]", gap, None, None, None, 0.0,
+                    judge(gap, 0.1 * gap_ref, bound="upper")[0],
+                    f"L<=2 has no metastable state, so quasi-static up and down sweeps coincide in theory; "
+                    f"a gap here is the downward sweep lagging: while beta > eta_k the trivial mode decays "
+                    f"exponentially, and below eta_k it regrows only at rate lr*(eta_k-beta) from there "
+                    f"(an unstable point, not a barrier); tolerance 10% of the L={depth} gap")]
+        rows += mark_diverged(pair, n_main + n_bad, total_main + total)
     for L, sw in {depth: sweep, **companions}.items():
         n_pts = sw["status"].size
         unconv = int((sw["status"] == BUDGET).sum())
@@ -149,6 +166,8 @@ def _depth_rows(sweep, companions, depth) -> list[Row]:
         rows.append(Row(f"unconverged_fraction[L={L}]", unconv / n_pts, None, None, None, None, "n/a",
                         f"(direction, beta, seed) points that hit max_epochs before the convergence test; "
                         f"{diverged} diverged"))
+    for L, (n_bad, total) in counts.items():
+        rows += diverged_row(f"L={L}", n_bad, total)
     return rows
 
 
@@ -160,6 +179,9 @@ def fig4(sweep: dict, train: dict, dataset: dict, depth: int):
     beta = sweep["beta"]
     k_feat = len(dataset["features"])
     fig, ax = plt.subplots(figsize=(6.4, 4.6))
+    raw = sweep
+    sweep, n_bad, total = without_diverged(raw)
+    note_on(ax, n_bad, total)
     bmax = min(float(beta[-1]), 1.25 * max(theory.corrected_beta_c(float(eta_hat[k]), float(s_hat[k]), depth)
                                            for k in range(k_feat)))
     fine = np.linspace(0, bmax, 801)
@@ -195,13 +217,14 @@ def fig4(sweep: dict, train: dict, dataset: dict, depth: int):
                  fontsize=9)
     ax.set_ylim(bottom=-0.03)
     ax.legend(fontsize=6.5, ncol=2, loc="upper right")
-    return fig, numbers_fig4(sweep, train, dataset, depth)
+    return fig, numbers_fig4(raw, train, dataset, depth)
 
 
 def numbers_fig4(sweep: dict, train: dict, dataset: dict, depth: int) -> list[Row]:
     """The learned singular value on the upward sweep against theory at a few β."""
     eta_hat, s_hat = train["sv"], train["s"]
     beta = sweep["beta"]
+    sweep, n_bad, total = without_diverged(sweep)
     rows: list[Row] = []
     for k in range(len(dataset["features"])):
         eh = float(eta_hat[k])
@@ -217,4 +240,4 @@ def numbers_fig4(sweep: dict, train: dict, dataset: dict, depth: int) -> list[Ro
             rows.append(Row(f"sigma_learned[eta={dataset['features'][k]:g},beta={b:g}]", med, lo, hi, None, th_corr,
                             v, f"theory lambda** with train-set eta_hat and input variance s={s_hat[k]:.3f} "
                             f"(plain eta_hat theory: {th:.4f}); {t}"))
-    return rows
+    return mark_diverged(rows, n_bad, total) + diverged_row(f"L={depth}", n_bad, total)

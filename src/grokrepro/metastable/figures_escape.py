@@ -11,6 +11,7 @@ from .. import style
 from ..io import load_npz
 from ..numbers import Row, bootstrap_median_ci, judge
 from . import theory
+from .divergence import diverged_row, escape_diverged, keep_replicas, mark_diverged, not_drawn, note_on
 from .fitting import km_median, survival
 from .rows import paper as claimed
 
@@ -54,9 +55,14 @@ def fig1a(runs: dict[str, dict[str, dict]], points: dict[str, dict], train: dict
         ax, axs = axes[0, col], axes[1, col]
         for start, run in starts.items():
             c = style.PALETTE[COLORS.get(start, 4)]
-            style.band(ax, _x(run["epochs"]), run["test_loss"], c, f"{start} start")
-            if start != "random":
+            bad = escape_diverged(run)
+            run = keep_replicas(run, ~bad)
+            dropped = f" ({not_drawn(int(bad.sum()), len(bad))})" if bad.any() else ""
+            style.band(ax, _x(run["epochs"]), run["test_loss"], c, f"{start} start{dropped}")
+            if start != "random" and len(run["plateau_test_mse"]):
                 ax.axhline(float(run["plateau_test_mse"][0]), color=c, lw=0.8, ls=":")
+            if not len(run["censored_mse"]):
+                continue  # every replica diverged (said in the legend above)
             grid = np.unique(np.concatenate([run["epochs"], np.nan_to_num(run["escape_mse"], nan=0)]))
             surv = survival(run["escape_mse"], run["censored_mse"], float(run["budget"]), grid)
             axs.step(_x(grid), surv, where="post", color=c, lw=1.6,
@@ -107,12 +113,17 @@ def numbers_fig1a(point, pt, starts, train, depth, delay_factor_min) -> list[Row
     rows = [Row(f"global_min_test_mse[{tag}]", float(any_run["global_test_mse"]), None, None, None, None, "n/a",
                 f"test MSE of the stationary state with the lowest training objective at beta={pt['beta']}: "
                 f"learned features {list(map(int, glob))}")]
-    medians = {}
+    medians, counts = {}, {}
     for start, run in starts.items():
-        start_rows, medians[start] = _start_rows(f"{tag},start={start}", start, run, budget)
-        rows += start_rows
+        bad = escape_diverged(run)
+        counts[start] = (int(bad.sum()), len(bad))
+        start_rows, medians[start] = _start_rows(f"{tag},start={start}", start, keep_replicas(run, ~bad), budget)
+        rows += mark_diverged(start_rows, *counts[start]) + diverged_row(f"{tag},start={start}", *counts[start])
     if "random" in medians and math.isfinite(medians["random"]):
-        rows += _delay_rows(tag, starts, medians, budget, delay_factor_min)
+        for row, start in _delay_rows(tag, starts, medians, budget, delay_factor_min):
+            if counts[start][0] < counts[start][1]:  # no delay of a start whose replicas all diverged
+                n_bad, total = (a + b for a, b in zip(counts[start], counts["random"]))
+                rows += mark_diverged([row], n_bad, total)
     gaps = theory.f_gap_per_feature(train["sv"], train["s"], pt["beta"], depth)
     for k, gap in enumerate(gaps):
         rows.append(Row(f"f_learned_minus_trivial[{tag},feature={k + 1}]", None, None, None, None, gap, "n/a",
@@ -124,10 +135,13 @@ def numbers_fig1a(point, pt, starts, train, depth, delay_factor_min) -> list[Row
 def _start_rows(st: str, start: str, run: dict, budget: float) -> tuple[list[Row], float]:
     """Escape rows of one start (``st`` = its tag) and its median escape epoch."""
     n = len(run["censored_mse"])
-    escaped = int((~run["censored_mse"]).sum())
-    med, lo, hi = _escape_summary(run)
     quantity = f"escape_epochs_median[{st}]"
     paper = claimed(ESCAPE_CLAIMS[start], "1a", quantity) if start in ESCAPE_CLAIMS else None
+    if not n:
+        return [Row(quantity, None, None, None, paper, None, "n/a", "every replica diverged"),
+                Row(f"escaped_fraction[{st}]", None, None, None, None, None, "n/a", "every replica diverged")], math.nan
+    escaped = int((~run["censored_mse"]).sum())
+    med, lo, hi = _escape_summary(run)
     verdict, tol = escape_verdict(med, paper, budget)
     note = (f"Kaplan-Meier median over {n} seeds of the first epoch with test MSE below the midpoint of "
             f"plateau {float(run['plateau_test_mse'][0]):.4g} and global minimum "
@@ -149,8 +163,9 @@ def _start_rows(st: str, start: str, run: dict, budget: float) -> tuple[list[Row
     return rows, med
 
 
-def _delay_rows(tag: str, starts: dict, medians: dict, budget: float, delay_factor_min: float) -> list[Row]:
-    """Median escape epoch of each trap over that of the random starts (floored at 1 epoch)."""
+def _delay_rows(tag: str, starts: dict, medians: dict, budget: float, delay_factor_min: float):
+    """Median escape epoch of each trap over that of the random starts (floored at 1 epoch):
+    (row, start) pairs."""
     rows = []
     base = medians["random"]
     for start, med in medians.items():
@@ -161,10 +176,10 @@ def _delay_rows(tag: str, starts: dict, medians: dict, budget: float, delay_fact
         verdict = judge(factor, delay_factor_min, bound="lower")[0]
         if bool(starts[start]["no_lower_state"]):
             verdict = "n/a"  # the start is the global minimum here: no delayed escape to speak of
-        rows.append(Row(f"delay_factor[{tag},start={start}]", factor, None, None, None, None, verdict,
-                        ("lower bound (most trapped seeds never escaped within the budget); " if lower else "")
-                        + f"median escape epoch of the trap / of random starts (random floored at 1 epoch); "
-                        f"requirement >= {delay_factor_min:g}"))
+        rows.append((Row(f"delay_factor[{tag},start={start}]", factor, None, None, None, None, verdict,
+                         ("lower bound (most trapped seeds never escaped within the budget); " if lower else "")
+                         + f"median escape epoch of the trap / of random starts (random floored at 1 epoch); "
+                         f"requirement >= {delay_factor_min:g}"), start))
     return rows
 
 
@@ -173,6 +188,12 @@ def fig1b(run: dict, pt: dict):
     epochs): ``(fig, rows)``."""
     style.apply()
     fig, (ax, axs) = plt.subplots(1, 2, figsize=(10.5, 4.0))
+    bad = escape_diverged(run)
+    note_on(ax, int(bad.sum()), len(bad))
+    k = run["start_phase"].shape[1]
+    j = int(run["start_phase"][0].sum())
+    rows = numbers_fig1b(run)
+    run = keep_replicas(run, ~bad)
     x = _x(run["epochs"])
     style.band(ax, x, run["train_loss"], style.PALETTE[0], "train MSE")
     style.band(ax, x, run["test_loss"], style.PALETTE[3], "test MSE")
@@ -182,8 +203,6 @@ def fig1b(run: dict, pt: dict):
     ax.legend()
     ax.set_title(f"sparse sub-sampling: n_train={int(pt['n_train'])}, $\\beta$={pt['beta']}, lr={pt['lr']}, "
                  f"B={int(run['batch_size'])}", fontsize=9)
-    k = run["start_phase"].shape[1]
-    j = int(run["start_phase"][0].sum())
     sv = run["svals"][:, :, min(j, k - 1)]
     style.band(axs, x, sv, style.PALETTE[2], f"$\\sigma_{j + 1}(W)$")
     axs.axhline(1e-3, color="0.4", ls=":", lw=1, label="threshold")
@@ -192,11 +211,23 @@ def fig1b(run: dict, pt: dict):
     axs.set_xlabel("epoch + 1")
     axs.legend()
     fig.suptitle("Fig 1b: grokking by sparse sub-sampling, from the rank-1 trap (median, IQR over seeds)", fontsize=10)
-    return fig, numbers_fig1b(run)
+    return fig, rows
 
 
 def numbers_fig1b(run: dict) -> list[Row]:
-    """The sparse run's escape against the paper, its train plateau and the grokking signature."""
+    """The sparse run's escape against the paper, its train plateau and the grokking signature,
+    over the replicas that did not diverge."""
+    bad = escape_diverged(run)
+    n_bad, total = int(bad.sum()), len(bad)
+    if n_bad == total:
+        paper = claimed("sparse_escape", "1b", "sparse_escape_epochs_median")
+        rows = [Row("sparse_escape_epochs_median", None, None, None, paper, None, "n/a", "every replica diverged")]
+    else:
+        rows = _sparse_rows(keep_replicas(run, ~bad))
+    return mark_diverged(rows, n_bad, total) + diverged_row("point=sparse,start=rank1", n_bad, total)
+
+
+def _sparse_rows(run: dict) -> list[Row]:
     rows = []
     n = len(run["censored_sv"])
     med, lo, hi = _escape_summary(run, "sv")

@@ -168,6 +168,8 @@ def survival(times: np.ndarray, censored: np.ndarray, budget: float, grid: np.nd
 def km_median(times: np.ndarray, censored: np.ndarray) -> float:
     """Median escape epoch; NaN if fewer than half the runs escaped (all censoring at the budget)."""
     t = np.sort(np.where(censored, np.inf, times))
+    if not len(t):
+        return math.nan
     half = (len(t) - 1) / 2
     if not np.isfinite(t[int(math.ceil(half))]):
         return math.nan
