@@ -1,5 +1,7 @@
 """Divergence in Study A (deep linear networks): every training rule forced to diverge (lr = 1000)
 completes, marks the diverged replicas, and the numbers rows and figures built on them say so."""
+import io
+
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
@@ -25,6 +27,12 @@ def small():
     return d, Data.from_numpy(d, "cpu", torch.float64), DeepLinear((2, 4, 4, 2))
 
 
+def render(fig):
+    """Draw and close a figure (what style.save_figure does, without files): log axes with no data fail here."""
+    fig.savefig(io.BytesIO(), format="png")
+    plt.close(fig)
+
+
 def diverged_rows(rows):
     return {r.quantity: r for r in rows if r.quantity.startswith("diverged[")}
 
@@ -38,14 +46,14 @@ def test_beta_sweep_that_diverges_completes_and_figs_3_4_say_so(small):
     assert (sweep["status"] == DIVERGED).all() and sweep_diverged(sweep).all()
     train = {"sv": np.array([0.85, 0.74]), "s": np.array([0.9, 0.84])}
     fig, rows = fig3(sweep, {}, train, DATASET, 3, 1e-3, 0.03)
-    plt.close(fig)
+    render(fig)
     assert diverged_rows(rows)["diverged[L=3]"].measured == 4
     named = by_name(rows)
     for q in ("beta_c_up[eta=0.9]", "beta_c_up_vs_paper[eta=0.9]", "beta_c_down[eta=0.8]", "max_test_mse_jump[L=3]"):
         assert named[q].verdict == "n/a" and "diverged: 4 of 4" in named[q].note, q
     assert named["beta_c_theory_population[eta=0.9]"].note.find("diverged") < 0  # theory rows unaffected
     fig, rows = fig4(sweep, train, DATASET, 3)
-    plt.close(fig)
+    render(fig)
     assert diverged_rows(rows)["diverged[L=3]"].measured == 4
 
 
@@ -76,7 +84,7 @@ def test_escape_run_that_diverges_completes_and_fig_1a_says_so(small):
     random.update(epochs=out["epochs"], test_loss=np.full((len(out["epochs"]), 3), 0.5))
     runs = {"paper": {"random": random, "rank1": out}}
     fig, rows = fig1a(runs, {"paper": {"beta": 0.2, "lr": 1000.0}}, TRAIN_EXACT, 3, 30.0)
-    plt.close(fig)
+    render(fig)
     named = by_name(rows)
     assert named["diverged[point=paper,start=rank1]"].measured == 3
     assert named["escape_epochs_median[point=paper,start=rank1]"].verdict == "n/a"
@@ -101,7 +109,7 @@ def test_partly_diverged_escape_runs_leave_the_rest_and_fig_1b_completes():
     sparse = sparse_run(1400.0)
     sparse["status"][:] = DIVERGED
     fig, rows = fig1b(sparse, {"n_train": 25, "beta": 0.0025, "lr": 0.1})
-    plt.close(fig)
+    render(fig)
     assert [r.quantity for r in rows] == ["sparse_escape_epochs_median", "diverged[point=sparse,start=rank1]"]
     assert rows[0].verdict == "n/a" and rows[1].measured == 3
     assert not diverged_rows(numbers_fig1b(sparse_run(1400.0)))
@@ -140,7 +148,7 @@ def test_temperature_sweep_with_a_diverging_learning_rate_fits_the_rest(small):
     assert f["diverged"].tolist() == [False, False, True, True]
     assert f["n_diverged"].tolist() == [0, 2] and f["n"].tolist() == [2, 0] and np.isnan(f["tau"][1])
     fig, rows = fig2b({"paper": f}, {"paper": {"beta": 0.2}})
-    plt.close(fig)
+    render(fig)
     named = by_name(rows)
     assert named["diverged[sweep=paper,lr=1000]"].measured == 2
     assert "diverged[sweep=paper,lr=0.01]" not in named
@@ -149,3 +157,21 @@ def test_temperature_sweep_with_a_diverging_learning_rate_fits_the_rest(small):
     assert named["arrhenius_delta_e[sweep=paper]"].verdict == "n/a"
     assert "diverged" in named["arrhenius_delta_e[sweep=paper]"].note
     assert not diverged_rows(numbers_fig2b("paper", {**f, "diverged": np.zeros(4, bool)}, {"beta": 0.2}))
+
+
+def test_figures_complete_when_every_replica_diverged():
+    bad = escape_run([np.nan] * 3)
+    bad["status"][:] = DIVERGED
+    bad.update(epochs=np.array([0, 10, 20]), test_loss=np.full((3, 3), np.nan), train_loss=np.full((3, 3), np.nan))
+    fig, rows = fig1a({"paper": {"random": bad, "rank1": dict(bad)}}, {"paper": {"beta": 0.32, "lr": 1000.0}},
+                      TRAIN_EXACT, 3, 30.0)
+    render(fig)
+    assert by_name(rows)["diverged[point=paper,start=random]"].measured == 3
+    from test_metastable_rows import fit_result
+
+    f = fit_result((np.nan,) * 3, np.nan, None)
+    f.update(diverged=np.ones(16, bool), escape_times=np.full(16, np.nan), censored=np.ones(16, bool),
+             inv_T=1 / f["T_eff"], events=np.zeros(2), n=np.zeros(2), arrhenius_points=np.array(0))
+    fig, rows = fig2b({"paper": f}, {"paper": {"beta": 0.32}})
+    render(fig)
+    assert by_name(rows)["diverged[sweep=paper,lr=0.001]"].measured == 8

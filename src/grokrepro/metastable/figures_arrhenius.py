@@ -162,19 +162,7 @@ def fig2b(fits: dict[str, dict], points: dict[str, dict]):
         ax.set_ylabel(r"$\ln \tau$ (epochs)")
         ax.set_title(f"{name}: $\\beta$={pt['beta']}, C={float(f['C']):.3g}", fontsize=9)
         ax.legend(fontsize=7)
-        budget = float(f["budget"])
-        grid = np.unique(np.concatenate([[0.0, budget], np.nan_to_num(f["escape_times"], nan=0.0)]))
-        diverged = _diverged(f)
-        for i, lr in enumerate(f["lrs"]):
-            sel = (f["lr"] == lr) & ~diverged
-            n_bad = int(((f["lr"] == lr) & diverged).sum())
-            if sel.any():
-                axs.step(grid + 1, survival(f["escape_times"][sel], f["censored"][sel], budget, grid), where="post",
-                         color=style.PALETTE[i % len(style.PALETTE)],
-                         label=f"lr={lr:g}: {int(f['events'][i])}/{int(f['n'][i])}"
-                         + (f" ({not_drawn(n_bad, n_bad + int(sel.sum()))})" if n_bad else ""))
-            else:
-                axs.plot([], [], " ", label=f"lr={lr:g}: {not_drawn(n_bad, n_bad)}")
+        _draw_survival(axs, f)
         axs.set_xscale("log")
         axs.set_yscale("log")
         axs.set_ylim(0.01, 1.5)
@@ -184,6 +172,25 @@ def fig2b(fits: dict[str, dict], points: dict[str, dict]):
         rows += numbers_fig2b(name, f, pt)
     fig.suptitle("Fig 2b: escape time vs effective temperature (top); survival per temperature (bottom)", fontsize=10)
     return fig, rows
+
+
+def _draw_survival(axs, f: dict) -> None:
+    """Survival curve of each temperature of a fitted sweep, without its diverged replicas."""
+    budget = float(f["budget"])
+    grid = np.unique(np.concatenate([[0.0, budget], np.nan_to_num(f["escape_times"], nan=0.0)]))
+    diverged = _diverged(f)
+    for i, lr in enumerate(f["lrs"]):
+        sel = (f["lr"] == lr) & ~diverged
+        n_bad = int(((f["lr"] == lr) & diverged).sum())
+        if sel.any():
+            axs.step(grid + 1, survival(f["escape_times"][sel], f["censored"][sel], budget, grid), where="post",
+                     color=style.PALETTE[i % len(style.PALETTE)],
+                     label=f"lr={lr:g}: {int(f['events'][i])}/{int(f['n'][i])}"
+                     + (f" ({not_drawn(n_bad, n_bad + int(sel.sum()))})" if n_bad else ""))
+        else:
+            axs.plot([], [], " ", label=f"lr={lr:g}: {not_drawn(n_bad, n_bad)}")
+    if diverged.all():  # nothing drawn: fix the log axis' range instead
+        axs.set_xlim(1, budget + 1)
 
 
 def _diverged(f: dict) -> np.ndarray:

@@ -53,23 +53,13 @@ def fig1a(runs: dict[str, dict[str, dict]], points: dict[str, dict], train: dict
     for col, (point, starts) in enumerate(runs.items()):
         pt = points[point]
         ax, axs = axes[0, col], axes[1, col]
-        for start, run in starts.items():
-            c = style.PALETTE[COLORS.get(start, 4)]
-            bad = escape_diverged(run)
-            run = keep_replicas(run, ~bad)
-            dropped = f" ({not_drawn(int(bad.sum()), len(bad))})" if bad.any() else ""
-            style.band(ax, _x(run["epochs"]), run["test_loss"], c, f"{start} start{dropped}")
-            if start != "random" and len(run["plateau_test_mse"]):
-                ax.axhline(float(run["plateau_test_mse"][0]), color=c, lw=0.8, ls=":")
-            if not len(run["censored_mse"]):
-                continue  # every replica diverged (said in the legend above)
-            grid = np.unique(np.concatenate([run["epochs"], np.nan_to_num(run["escape_mse"], nan=0)]))
-            surv = survival(run["escape_mse"], run["censored_mse"], float(run["budget"]), grid)
-            axs.step(_x(grid), surv, where="post", color=c, lw=1.6,
-                     label=f"{start}: {int((~run['censored_mse']).sum())}/{len(run['censored_mse'])} escaped")
+        drawn = [_draw_start(ax, axs, start, run) for start, run in starts.items()]
         any_run = next(iter(starts.values()))
         ax.axhline(float(any_run["global_test_mse"]), color="0.2", lw=1.0, ls="--", label="global-minimum state")
         ax.set_xscale("log")
+        if not any(drawn):  # every replica of every start diverged: nothing sets the epoch axes
+            ax.set_xlim(1, float(any_run["budget"]) + 1)
+            axs.set_xlim(1, float(any_run["budget"]) + 1)
         ax.set_ylabel("test MSE")
         ax.set_title(f"{point}: $\\beta$={pt['beta']}, lr={pt['lr']}, B={int(any_run['batch_size'])}", fontsize=10)
         ax.legend(fontsize=7)
@@ -83,6 +73,26 @@ def fig1a(runs: dict[str, dict[str, dict]], points: dict[str, dict], train: dict
     fig.suptitle("Fig 1a: escape from trapped starts (median, IQR over seeds; dotted: each trap's plateau; "
                  "test-MSE escape criterion)", fontsize=9)
     return fig, rows
+
+
+def _draw_start(ax, axs, start: str, run: dict) -> bool:
+    """Test-MSE band (``ax``) and survival curve (``axs``) of one start, without its diverged
+    replicas; False if every replica diverged (then only the legend says so)."""
+    c = style.PALETTE[COLORS.get(start, 4)]
+    bad = escape_diverged(run)
+    run = keep_replicas(run, ~bad)
+    dropped = f" ({not_drawn(int(bad.sum()), len(bad))})" if bad.any() else ""
+    if not len(run["censored_mse"]):
+        ax.plot([], [], color=c, label=f"{start} start{dropped}")
+        return False
+    style.band(ax, _x(run["epochs"]), run["test_loss"], c, f"{start} start{dropped}")
+    if start != "random":
+        ax.axhline(float(run["plateau_test_mse"][0]), color=c, lw=0.8, ls=":")
+    grid = np.unique(np.concatenate([run["epochs"], np.nan_to_num(run["escape_mse"], nan=0)]))
+    surv = survival(run["escape_mse"], run["censored_mse"], float(run["budget"]), grid)
+    axs.step(_x(grid), surv, where="post", color=c, lw=1.6,
+             label=f"{start}: {int((~run['censored_mse']).sum())}/{len(run['censored_mse'])} escaped")
+    return True
 
 
 def escape_verdict(med: float, paper, budget: float) -> tuple[str, str]:
@@ -195,6 +205,10 @@ def fig1b(run: dict, pt: dict):
     rows = numbers_fig1b(run)
     run = keep_replicas(run, ~bad)
     x = _x(run["epochs"])
+    if bad.all():  # nothing to draw: fix the log axes' ranges instead
+        ax.set_xlim(1, float(run["budget"]) + 1)
+        axs.set_xlim(1, float(run["budget"]) + 1)
+        axs.set_ylim(1e-6, 1.0)
     style.band(ax, x, run["train_loss"], style.PALETTE[0], "train MSE")
     style.band(ax, x, run["test_loss"], style.PALETTE[3], "test MSE")
     ax.set_xscale("log")
