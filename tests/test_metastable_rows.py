@@ -274,3 +274,28 @@ def test_fig2b_verdicts_flip():
     assert other["arrhenius_delta_e[sweep=consistent]"].paper is None
     assert other["arrhenius_delta_e[sweep=consistent]"].verdict == "n/a"
     assert other["kramers_delta_e_eff[sweep=consistent]"].paper is None
+
+
+def unjoined_claims(numbers_dir) -> set[str]:
+    """Check the Study A numbers tables in ``numbers_dir`` against the claims: every row with a paper
+    value joins exactly one claim and carries its value. Returns the ids of the claims no row measured."""
+    from grokrepro.numbers import read_numbers
+
+    used = set()
+    for fig in ("1a", "1b", "2a", "2b", "3", "4"):
+        for r in read_numbers(f"{numbers_dir}/{fig}.csv"):
+            if r["paper"]:
+                claim = claims.match("metastable", fig, r["quantity"])
+                assert claim is not None, f"fig {fig} {r['quantity']} has a paper value but no claim"
+                stated = claim.paper
+                if isinstance(stated, str) and "±" in stated:
+                    stated = value_and_error(stated)[0]
+                assert _fmt(stated) == r["paper"], r["quantity"]
+                used.add(claim.id)
+    return set(claims.load("metastable")) - used
+
+
+@pytest.mark.pipeline
+def test_tiny_tables_join_the_claims(tiny_run):
+    # the tiny preset runs no trivial start at the paper point (the claim's verdict says so)
+    assert unjoined_claims(tiny_run / "results" / "tiny" / "metastable" / "numbers") == {"escape_trivial_trap"}
