@@ -4,7 +4,7 @@ import math
 import numpy as np
 import pytest
 
-from grokrepro.metastable.fitting import arrhenius, exp_gof, km_curve, noise_trace, rate_mle
+from grokrepro.metastable.fitting import exp_gof, fit_arrhenius, km_curve, noise_trace, rate_mle
 
 
 def censored_sample(rng, rate, n, budget):
@@ -52,13 +52,13 @@ def test_gof_accepts_exponential_and_rejects_a_point_mass():
     assert p_det < 0.01
 
 
-def test_arrhenius_recovers_the_slope():
+def test_fit_arrhenius_recovers_the_slope():
     rng = np.random.default_rng(3)
     delta_e, tau0 = 0.05, 2.0
     inv_t = np.linspace(60, 120, 5)
     budget = 2e5
     runs = [censored_sample(rng, 1 / (tau0 * math.exp(delta_e * x)), 50, budget) for x in inv_t]
-    fit = arrhenius(inv_t, runs, budget, n_boot=300)
+    fit = fit_arrhenius(inv_t, runs, budget, n_boot=300)
     assert fit.n_points == 5
     assert fit.delta_e_low <= delta_e <= fit.delta_e_high
     assert fit.delta_e == pytest.approx(delta_e, rel=0.15)
@@ -66,9 +66,9 @@ def test_arrhenius_recovers_the_slope():
     assert fit.ln_tau0 == pytest.approx(math.log(tau0), abs=1.0)
 
 
-def test_arrhenius_needs_two_temperatures_with_escapes():
+def test_fit_arrhenius_needs_two_temperatures_with_escapes():
     runs = [(np.array([np.nan] * 3), np.ones(3, bool)), (np.array([5.0, 7.0, np.nan]), np.array([False, False, True]))]
-    fit = arrhenius([10.0, 20.0], runs, 100.0, n_boot=10)
+    fit = fit_arrhenius([10.0, 20.0], runs, 100.0, n_boot=10)
     assert fit.n_points == 1 and math.isnan(fit.delta_e)
 
 

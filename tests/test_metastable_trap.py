@@ -7,7 +7,9 @@ import torch
 
 from grokrepro.engine import Data, DeepLinear
 from grokrepro.metastable import theory, trap
-from grokrepro.metastable.escape import km_median, phase_mask, run_escape, survival
+from grokrepro.metastable.escape import run_escape
+from grokrepro.metastable.fitting import km_median, survival
+from grokrepro.metastable.trap import phase_mask
 from grokrepro.metastable.data import DataSpec, generate
 
 
@@ -84,3 +86,30 @@ def test_random_start_escapes_and_trap_is_censored_not_dropped():
     assert out["censored_mse"].all() and out["censored_sv"].all() and len(out["escape_mse"]) == 3
     assert out["global_phase"].tolist() == [True, True]
     assert float(out["plateau_test_mse"][0]) > float(out["global_test_mse"])
+
+
+def test_escape_monitor_records_first_crossings_of_both_criteria():
+    from grokrepro.metastable.escape import escape_monitor
+
+    # plateau 1.0, global minimum 0.0: the test-MSE criterion fires below 0.5; replica 1 has no
+    # singular-value criterion (index 2 of 2 singular values), replica 0 watches sigma_2
+    monitor, state = escape_monitor(np.array([1.0, 1.0]), 0.0, np.array([1, 2]), 1e-3, stop_on_escape=False)
+
+    def mets(test, sv2):
+        return {"test_loss": torch.tensor(test, dtype=torch.float64),
+                "svals": torch.tensor([[1.0, s] for s in sv2], dtype=torch.float64)}
+
+    idx = torch.arange(2)
+    assert not monitor(0, mets([0.9, 0.9], [0.0, 0.0]), idx).any()
+    monitor(2, mets([0.4, 0.6], [0.01, 0.01]), idx)
+    monitor(4, mets([0.3, 0.2], [0.02, 0.02]), idx)
+    assert state["mse"].tolist() == [2.0, 4.0]  # the first crossing is kept
+    assert state["sv"][0] == 2.0 and math.isnan(state["sv"][1])
+    # with stop_on_escape the escaped replicas are done; a subset of active replicas maps by index
+    monitor, state = escape_monitor(np.array([1.0, 1.0]), 0.0, np.array([1, 1]), 1e-3, stop_on_escape=True)
+    assert monitor(2, mets([0.9, 0.4], [0.0, 0.0]), idx).tolist() == [False, True]
+    assert monitor(4, mets([0.3], [0.0]), torch.tensor([0])).tolist() == [True]
+    assert state["mse"].tolist() == [4.0, 2.0]
+    # a plateau of -inf (nothing lower to escape to) never fires
+    monitor, state = escape_monitor(np.array([-np.inf]), 0.0, np.array([1]), 1e-3, stop_on_escape=True)
+    assert not monitor(2, mets([-1.0], [0.0]), torch.arange(1)).any() and math.isnan(state["mse"][0])

@@ -198,7 +198,7 @@ def test_editing_a_sweep_parameter_reruns_the_sweep_and_its_figures(tiny_run, tm
 
 @pytest.mark.pipeline
 def test_editing_a_figure_script_redraws_only_that_figure(tiny_run):
-    script = tiny_run / "workflow" / "scripts" / "metastable_fig3.py"
+    script = tiny_run / "workflow" / "scripts" / "fig_metastable_3.py"
     original, stat = script.read_text(), script.stat()
     try:
         script.write_text(original + "\n# a cosmetic edit\n")

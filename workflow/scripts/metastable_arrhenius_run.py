@@ -15,7 +15,7 @@ model, params, start, start_meta = load_start(snakemake.input.start, device, dty
 sw, esc = p.sweep, p.escape
 out = temperature_sweep(model, params, data, sw["start"], start["seeds"], p.beta, sw["lrs"], sw["batch_size"],
                         sw["max_epochs"], esc["check_every"], esc["sv_threshold"], p.polish["steps"], p.polish["lr"],
-                        esc["record_points"], **ckpt)
+                        esc["record_points"], **ckpt, start_diverged=start["diverged"])
 out["start_phase"] = start["phase"]
 save_npz(snakemake.output[0], out, result_meta({"sweep": sw, "beta": p.beta, "escape": esc, "polish": p.polish,
                                                "start_config_hash": start_meta.get("config_hash")},

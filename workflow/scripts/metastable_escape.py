@@ -17,6 +17,7 @@ out = run_escape(model, params, data, wc.start, start["seeds"], pt["beta"], pt["
                  pt["max_epochs"], esc["check_every"], esc["sv_threshold"], esc["stop_on_escape"], p.polish_steps,
                  esc["record_points"], label=f"escape {wc.point}/{wc.start}", **ckpt)
 out["start_phase"] = start["phase"]
+out["start_diverged"] = start["diverged"]  # seeds whose trap training diverged
 save_npz(snakemake.output[0], out, result_meta({"point": pt, "escape": esc, "start": wc.start,
                                                "start_config_hash": start_meta.get("config_hash")},
                                               seeds=start["seeds"].tolist()))

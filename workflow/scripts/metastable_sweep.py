@@ -2,7 +2,7 @@
 
 from grokrepro.engine import resolve_device, resolve_dtype
 from grokrepro.io import load_npz, result_meta, save_npz
-from grokrepro.metastable.sweep import SweepSpec, run_sweep
+from grokrepro.metastable.beta_sweep import SweepSpec, run_sweep
 from grokrepro import provenance
 
 provenance.start(snakemake)

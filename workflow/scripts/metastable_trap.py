@@ -5,7 +5,7 @@ import numpy as np
 
 from grokrepro.engine import Data, DeepLinear, resolve_device, resolve_dtype
 from grokrepro.io import load_npz, log, result_meta, save_npz
-from grokrepro.metastable.sweep import dims
+from grokrepro.metastable.beta_sweep import dims
 from grokrepro.metastable.trap import feature_frames, make_start, phase_of
 from grokrepro import provenance
 
@@ -24,7 +24,8 @@ params, info = make_start(model, data, wc.start, p.seeds, cfg, init_std, op_beta
 k = min(train["x"].shape[1], train["y"].shape[1])
 _, u, v, _ = feature_frames(train["x"], train["y"])
 phase = phase_of(params, p.threshold, k, (u, v))
-log(f"start {wc.start} at point {wc.point}: learned-feature pattern per seed {phase.astype(int).tolist()}")
+log(f"start {wc.start} at point {wc.point}: learned-feature pattern per seed {phase.astype(int).tolist()}, "
+    f"{int(info['diverged'].sum())} diverged")
 arrays = {f"W{l}": w.cpu().numpy() for l, w in enumerate(params)}
 arrays.update({"phase": phase, "seeds": np.asarray(p.seeds), **info})
 save_npz(snakemake.output[0], arrays, result_meta({"trap": p.trap, "model": p.model, "seeds": p.seeds, "start": wc.start},

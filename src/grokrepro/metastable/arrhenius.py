@@ -19,12 +19,17 @@ import torch
 
 from ..engine import Data, DeepLinear
 from . import theory, trap
+from .divergence import escape_diverged
 from .escape import run_escape
+from .fitting import exp_gof, fit_arrhenius, rate_mle
 
 
 def temperature_sweep(model: DeepLinear, params, data: Data, start: str, seeds, beta: float, lrs, batch_size: int,
                       max_epochs: int, check_every: int, sv_threshold: float, polish_steps: int, polish_lr: float,
-                      record_points: int, checkpoint=None, checkpoint_every: float = 600.0) -> dict[str, np.ndarray]:
+                      record_points: int, checkpoint=None, checkpoint_every: float = 600.0,
+                      start_diverged=None) -> dict[str, np.ndarray]:
+    """Every (learning rate, seed) from the trap as one batched escape run; replica ``j*S + i`` is
+    seed ``i`` at ``lrs[j]``. ``start_diverged`` (S,) marks the trap seeds whose training diverged."""
     seeds = np.asarray(seeds, dtype=np.int64)
     lrs = np.asarray(lrs, dtype=float)
     s = len(seeds)
@@ -35,6 +40,7 @@ def temperature_sweep(model: DeepLinear, params, data: Data, start: str, seeds, 
                      polish_lr=polish_lr, checkpoint=checkpoint, checkpoint_every=checkpoint_every)
     out["lr"] = np.repeat(lrs, s)
     out["lrs"] = lrs
+    out["start_diverged"] = np.tile(np.zeros(s, bool) if start_diverged is None else start_diverged, len(lrs))
     return out
 
 
@@ -72,7 +78,7 @@ def noise_scale(model: DeepLinear, params, data: Data, direction=None) -> dict[s
 
 
 # ----------------------------------------------------------------------------- Kramers–Langer
-def _objective_fn(model: DeepLinear, data: Data, beta: float):
+def flat_objective(model: DeepLinear, data: Data, beta: float):
     x, y = data.x_train, data.y_train
     n = x.shape[0]
     sxx, syx, syy = x.T @ x / n, y.T @ x / n, (y * y).sum() / n
@@ -112,7 +118,7 @@ def kramers_langer(model: DeepLinear, data: Data, beta: float, learned, seed: in
     st = theory.stationary_points(eta[j] / s[j], beta / s[j], model.depth)
     if math.isnan(st.saddle):
         return {"exists": False}
-    fn = _objective_fn(model, data, beta)
+    fn = flat_objective(model, data, beta)
     mins, lam = trap.constructed(model, x, y, learned, beta, [seed], data.x_train.device, torch.float64)
     lam_sad = lam.copy()
     lam_sad[j] = st.saddle
@@ -146,50 +152,68 @@ def kramers_langer(model: DeepLinear, data: Data, beta: float, learned, seed: in
     }
 
 
+RATE_KEYS = ("rate", "rate_low", "rate_high", "tau", "tau_low", "tau_high", "events", "n", "exposure")
+
+
+def rates_per_temperature(times, censored, lr, lrs, budget: float, n_gof: int, diverged) -> tuple[dict, list, list]:
+    """Censored-exponential rate, its interval and the exponential goodness of fit at each learning
+    rate in ``lrs``, over the replicas that did not diverge (NaN where all of them did): (columns,
+    (times, censored) per fitted temperature, whether each temperature was fitted)."""
+    per = {key: [] for key in (*RATE_KEYS, "gof_distance", "gof_p", "n_diverged")}
+    groups, fitted = [], []
+    for value in lrs:
+        at = lr == value
+        sel = at & ~diverged
+        per["n_diverged"].append(int((at & diverged).sum()))
+        fitted.append(bool(sel.any()))
+        if not sel.any():  # every replica at this temperature diverged: no rate
+            for key in (*RATE_KEYS, "gof_distance", "gof_p"):
+                per[key].append(0 if key in ("events", "n") else math.nan)
+            continue
+        f = rate_mle(times[sel], censored[sel], budget)
+        dist, pval = exp_gof(times[sel], censored[sel], budget, n_boot=n_gof)
+        for key in RATE_KEYS:
+            per[key].append(getattr(f, key))
+        per["gof_distance"].append(dist)
+        per["gof_p"].append(pval)
+        groups.append((times[sel], censored[sel]))
+    return per, groups, fitted
+
+
 def fit_sweep(runs: dict, start: dict, train: dict, start_name: str, beta: float, depth: int, n_gof: int,
               n_fit: int) -> dict:
     """Everything Fig 2b stands for, from one temperature sweep (escape = the test-MSE criterion).
 
     The escape direction and the Kramers–Langer saddle belong to the *requested* phase
     ``start_name``; how many checkpoints actually reached it is reported as ``trap_phase_fraction``.
+    Replicas that diverged (and trap seeds whose training diverged) are left out of the rates and
+    of the noise scale; ``diverged`` marks them, ``n_diverged`` counts them per learning rate.
     """
-    from .escape import phase_mask
-    from .fitting import arrhenius, exp_gof, rate_mle
-
     lrs, lr = np.asarray(runs["lrs"]), np.asarray(runs["lr"])
     batch, budget = int(runs["batch_size"]), float(runs["budget"])
     times, cens = np.asarray(runs["escape_mse"]), np.asarray(runs["censored_mse"], bool)
+    diverged = escape_diverged(runs)
     data = Data.from_numpy({"x_train": train["x"], "y_train": train["y"]}, "cpu", torch.float64)
-    params = [torch.as_tensor(start[f"W{l}"], dtype=torch.float64) for l in range(depth)]
+    params = [torch.as_tensor(start[f"W{i}"], dtype=torch.float64) for i in range(depth)]
     model = DeepLinear(tuple([params[0].shape[2]] + [w.shape[1] for w in params]))
     k = min(train["x"].shape[1], train["y"].shape[1])
-    learned = phase_mask(start_name, k)
+    learned = trap.phase_mask(start_name, k)
     in_phase = float((np.asarray(start["phase"]) == np.asarray(learned)).all(axis=1).mean())
     c_trap = noise_scale(model, params, data)["C"]
     # the escape direction is defined on the constructed trap (same phase, hidden frames rotated)
     built, _ = trap.constructed(model, train["x"], train["y"], learned, beta, [0])
     built = trap.polish(model, built, data, beta, 0.05, 2000)
     c_escape = noise_scale(model, built, data, escape_direction(model, data, learned, beta, [0]))["C_escape"]
-    c = float(np.median(c_trap))
+    ok = np.isfinite(c_trap) & ~np.asarray(start.get("diverged", np.zeros(len(c_trap), bool)), bool)
+    c = float(np.median(c_trap[ok])) if ok.any() else math.nan
     t_eff = lrs / (batch * c)
-    per = {key: [] for key in ("rate", "rate_low", "rate_high", "tau", "tau_low", "tau_high", "events", "n",
-                              "exposure", "gof_distance", "gof_p")}
-    groups = []
-    for value in lrs:
-        sel = lr == value
-        f = rate_mle(times[sel], cens[sel], budget)
-        dist, pval = exp_gof(times[sel], cens[sel], budget, n_boot=n_gof)
-        for key in ("rate", "rate_low", "rate_high", "tau", "tau_low", "tau_high", "events", "n", "exposure"):
-            per[key].append(getattr(f, key))
-        per["gof_distance"].append(dist)
-        per["gof_p"].append(pval)
-        groups.append((times[sel], cens[sel]))
-    fit = arrhenius(1 / t_eff, groups, budget, n_boot=n_fit)
+    per, groups, fitted = rates_per_temperature(times, cens, lr, lrs, budget, n_gof, diverged)
+    fit = fit_arrhenius((1 / t_eff)[fitted], groups, budget, n_boot=n_fit)
     kl = kramers_langer(model, data, beta, learned) if False in learned else {"exists": False}
     out = {
         "lrs": lrs, "T_eff": t_eff, "inv_T": 1 / t_eff, "batch_size": np.array(batch), "budget": np.array(budget),
         "C_trap": c_trap, "C": np.array(c), "C_escape": np.array(float(c_escape[0])),
-        "escape_times": times, "censored": cens, "lr": lr,
+        "escape_times": times, "censored": cens, "lr": lr, "diverged": diverged,
         "arrhenius_delta_e": np.array(fit.delta_e), "arrhenius_delta_e_low": np.array(fit.delta_e_low),
         "arrhenius_delta_e_high": np.array(fit.delta_e_high), "arrhenius_ln_tau0": np.array(fit.ln_tau0),
         "arrhenius_r2": np.array(fit.r2), "arrhenius_points": np.array(fit.n_points),

@@ -23,21 +23,7 @@ import torch
 
 from .. import engine
 from ..engine import Data, DeepLinear
-from . import theory, trap
-
-
-def phase_mask(start: str, k: int) -> tuple[bool, ...] | None:
-    """'rank1' → (True, False, ...), 'trivial' → all False, 'random' → None."""
-    if start == "random":
-        return None
-    if start == "trivial":
-        return (False,) * k
-    if start.startswith("rank"):
-        j = int(start[4:])
-        if not 0 <= j <= k:
-            raise ValueError(f"{start}: rank must be between 0 and {k}")
-        return tuple(i < j for i in range(k))
-    raise ValueError(f"unknown start {start!r} (random, trivial or rank<j>)")
+from . import trap
 
 
 def objective(model: DeepLinear, params, data: Data, beta: float) -> np.ndarray:
@@ -97,6 +83,19 @@ def escape_monitor(plateau: np.ndarray, global_min: float, sv_index: np.ndarray,
     return monitor, state
 
 
+def start_metrics(model: DeepLinear, params, data: Data) -> dict[str, torch.Tensor]:
+    """``model.metrics`` of the start, NaN for replicas whose weights are not finite (a trap whose
+    training diverged)."""
+    ok = torch.as_tensor(trap.finite(params))
+    with torch.no_grad():
+        mets = model.metrics([p[ok.to(p.device)] for p in params], data)
+    out = {}
+    for key, v in mets.items():
+        out[key] = torch.full((len(ok), *v.shape[1:]), torch.nan, dtype=v.dtype)
+        out[key][ok] = v.cpu()
+    return out
+
+
 def run_escape(model: DeepLinear, params, data: Data, start: str, seeds, beta: float, lr,
                batch_size: int, max_epochs: int, check_every: int, sv_threshold: float, stop_on_escape: bool,
                polish_steps: int, record_points: int, label: str = "escape", polish_lr: float | None = None,
@@ -108,10 +107,9 @@ def run_escape(model: DeepLinear, params, data: Data, start: str, seeds, beta: f
     batch_size = min(batch_size, n)
     levels = phase_levels(model, data, beta, polish_lr or float(np.min(lr)), polish_steps, k)
     glob = min(levels, key=lambda m: levels[m]["objective"])
-    mask = phase_mask(start, k)
+    mask = trap.phase_mask(start, k)
     r = params[0].shape[0]
-    with torch.no_grad():
-        m0 = model.metrics(params, data)
+    m0 = start_metrics(model, params, data)
     if mask is None:
         plateau = m0["test_loss"].cpu().numpy().astype(float)
         sv_index = np.full(r, k)  # a random start is not in a phase: no singular-value criterion
@@ -154,23 +152,3 @@ def run_escape(model: DeepLinear, params, data: Data, start: str, seeds, beta: f
         "start_svals": m0["svals"].cpu().numpy(),
         "seeds": np.asarray(seeds),
     }
-
-
-def survival(times: np.ndarray, censored: np.ndarray, budget: float, grid: np.ndarray) -> np.ndarray:
-    """Fraction not yet escaped at each grid epoch (censored runs stay 'alive' to the budget)."""
-    t = np.where(censored, np.inf, times)
-    return np.array([(t > g).mean() for g in grid])
-
-
-def km_median(times: np.ndarray, censored: np.ndarray) -> float:
-    """Median escape epoch; NaN if fewer than half the runs escaped (all censoring at the budget)."""
-    t = np.sort(np.where(censored, np.inf, times))
-    half = (len(t) - 1) / 2
-    if not np.isfinite(t[int(math.ceil(half))]):
-        return math.nan
-    return float(0.5 * (t[int(math.floor(half))] + t[int(math.ceil(half))]))
-
-
-def f_gap_per_feature(eta_hat, s, beta: float, depth: int) -> list[float]:
-    """f(λ**) − f(0) per feature in the train set's landscape s·f(λ; η̂/s, β/s) (NaN if no λ**)."""
-    return [float(sk * theory.learned_minus_trivial(e / sk, beta / sk, depth)) for e, sk in zip(eta_hat, s)]

@@ -2,20 +2,22 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
 from .. import style
+from ..io import load_npz
 from ..engine import Data, DeepLinear
 from ..numbers import Row, judge
 from . import theory, trap
-from .arrhenius import _objective_fn
-from .escape import survival
+from .arrhenius import flat_objective
+from .fitting import survival
+from .divergence import diverged_row, mark_diverged, not_drawn
+from .rows import paper as claimed, value_and_error
 
-PAPER_LAMBDA_SAD, PAPER_DELTA_E_MIN = 0.41, 0.003  # quoted at beta = 0.32, eta = 0.8
-PAPER_DELTA_E_EFF, PAPER_DELTA_E_EFF_ERR, PAPER_R2 = 0.15, 0.05, 0.991
 
 
 def network_path(model: DeepLinear, train: dict, beta: float, feature: int, lams) -> np.ndarray:
@@ -25,7 +27,7 @@ def network_path(model: DeepLinear, train: dict, beta: float, feature: int, lams
     eta, _, _, s = trap.feature_frames(train["x"], train["y"])
     base = np.array([theory.stationary_points(e / sk, beta / sk, model.depth).learned for e, sk in zip(eta, s)])
     base = np.nan_to_num(base)
-    fn = _objective_fn(model, data, beta)
+    fn = flat_objective(model, data, beta)
     vals = []
     k = len(eta)
     for lam in lams:
@@ -37,14 +39,23 @@ def network_path(model: DeepLinear, train: dict, beta: float, feature: int, lams
     return vals - vals[0]
 
 
-def fig2a(train: dict, betas, eta: float, depth: int, width: int, pdf: str, png: str) -> list[Row]:
+def load_fits(paths) -> dict[str, dict]:
+    """Fit files ``.../<sweep>.npz``, by sweep name."""
+    return {Path(f).stem: load_npz(f)[0] for f in paths}
+
+
+def fig2a(train: dict, betas, eta: float, depth: int, width: int):
+    """The per-feature landscape at each β (theory) and the network's objective along the balanced
+    path (measured on the training set): ``(fig, rows)``."""
     style.apply()
     model = DeepLinear((train["x"].shape[1], *([width] * (depth - 1)), train["y"].shape[1]))
     eta_hat, _, _, s = trap.feature_frames(train["x"], train["y"])
     k = int(np.argmin(np.abs(eta_hat - eta)))  # the training set's feature closest to eta
+    lam_n = np.linspace(0, 0.6, 61)
+    # the network, on the training data, along the balanced path of the closest feature
+    paths = {b: network_path(model, train, b, k, lam_n) for b in betas}
     fig, (ax, axn) = plt.subplots(1, 2, figsize=(10.5, 4.2))
     lam = np.linspace(0, 0.6, 301)
-    rows: list[Row] = []
     for i, b in enumerate(betas):
         c = style.PALETTE[i]
         ls = "-" if i == len(betas) // 2 else ":"
@@ -58,25 +69,10 @@ def fig2a(train: dict, betas, eta: float, depth: int, width: int, pdf: str, png:
             de = theory.barrier(eta, b, depth)
             ax.annotate(rf"$\Delta E$={de:.4f}", (st.saddle, de), textcoords="offset points", xytext=(4, 4),
                         fontsize=7, color=c)
-        # the network, on the training data, along the balanced path of the closest feature
-        lam_n = np.linspace(0, 0.6, 61)
-        meas = network_path(model, train, b, k, lam_n)
-        axn.plot(lam_n, meas, "o", ms=2.5, color=c, label=rf"network, $\beta$={b}")
-        corr = s[k] * (theory.f(lam_n, eta_hat[k] / s[k], b / s[k], depth) - theory.f(0, eta_hat[k] / s[k], b / s[k], depth))
-        axn.plot(lam_n, corr, "-", color=c, lw=1, alpha=0.8)
-        bar_theory = s[k] * theory.barrier(eta_hat[k] / s[k], b / s[k], depth)
-        st_c = theory.stationary_points(eta_hat[k] / s[k], b / s[k], depth)
-        if math.isfinite(st_c.saddle):
-            j = (lam_n > 0) & (lam_n < st_c.learned if math.isfinite(st_c.learned) else lam_n > 0)
-            measured_barrier = float(meas[j].max()) if j.any() else math.nan
-        else:
-            measured_barrier = math.nan
-        rows.append(Row(f"network_path_barrier[beta={b}]", measured_barrier, None, None, None, bar_theory, "n/a",
-                        f"max of the network's training objective along the balanced path (61 points on [0, 0.6]) vs "
-                        f"theory s*[f(lambda_sad)-f(0)] for the train-set feature eta_hat={eta_hat[k]:.3f}; a "
-                        f"consistency check of the reduction, not an independent measurement: on balanced weights "
-                        f"the objective equals the train-set landscape exactly (orthonormal u_k remove cross terms); "
-                        f"the Newton-refined saddle of the full network is in Fig 2b's kramers rows; NaN: no saddle"))
+        axn.plot(lam_n, paths[b], "o", ms=2.5, color=c, label=rf"network, $\beta$={b}")
+        e, sk = eta_hat[k] / s[k], s[k]
+        axn.plot(lam_n, sk * (theory.f(lam_n, e, b / sk, depth) - theory.f(0, e, b / sk, depth)), "-", color=c,
+                 lw=1, alpha=0.8)
     ax.axhline(0, color="0.5", lw=0.6)
     ax.set_xlabel(r"$\lambda$")
     ax.set_ylabel(r"$f(\lambda) - f(0)$")
@@ -88,27 +84,56 @@ def fig2a(train: dict, betas, eta: float, depth: int, width: int, pdf: str, png:
     axn.set_title("network along the balanced path (dots) vs train-set theory (lines)", fontsize=9)
     axn.legend(fontsize=7)
     fig.suptitle("Fig 2a: the barrier along the minimal-loss path", fontsize=10)
-    style.save(fig, pdf, png)
+    return fig, numbers_fig2a(train, betas, eta, depth, lam_n, paths)
+
+
+def numbers_fig2a(train: dict, betas, eta: float, depth: int, lam_n, paths: dict) -> list[Row]:
+    """The network's path barrier at each β (``paths[β]`` on the grid ``lam_n``) beside train-set
+    theory, and the paper's quoted landscape values against population theory at the middle β."""
+    eta_hat, _, _, s = trap.feature_frames(train["x"], train["y"])
+    k = int(np.argmin(np.abs(eta_hat - eta)))
+    rows: list[Row] = []
+    for b in betas:
+        e, b_k = eta_hat[k] / s[k], b / s[k]
+        bar_theory = s[k] * theory.barrier(e, b_k, depth)
+        st_c = theory.stationary_points(e, b_k, depth)
+        if math.isfinite(st_c.saddle):
+            j = (lam_n > 0) & (lam_n < st_c.learned if math.isfinite(st_c.learned) else lam_n > 0)
+            measured_barrier = float(paths[b][j].max()) if j.any() else math.nan
+        else:
+            measured_barrier = math.nan
+        rows.append(Row(f"network_path_barrier[beta={b}]", measured_barrier, None, None, None, bar_theory, "n/a",
+                        f"max of the network's training objective along the balanced path (61 points on [0, 0.6]) vs "
+                        f"theory s*[f(lambda_sad)-f(0)] for the train-set feature eta_hat={eta_hat[k]:.3f}; a "
+                        f"consistency check of the reduction, not an independent measurement: on balanced weights "
+                        f"the objective equals the train-set landscape exactly (orthonormal u_k remove cross terms); "
+                        f"the Newton-refined saddle of the full network is in Fig 2b's kramers rows; NaN: no saddle"))
     mid = betas[len(betas) // 2]
     st = theory.stationary_points(eta, mid, depth)
-    v, t = judge(PAPER_LAMBDA_SAD, st.saddle, rel_tol=0.1)
-    rows.append(Row(f"lambda_sad[beta={mid},eta={eta}]", None, None, None, PAPER_LAMBDA_SAD, st.saddle, v,
-                    f"paper vs our theory ({t}); the paper's 0.41 is lambda** at beta=0.29 "
+    quantity = f"lambda_sad[beta={mid},eta={eta}]"
+    lam_sad = claimed("lambda_saddle", "2a", quantity)
+    v, t = judge(lam_sad, st.saddle, rel_tol=0.1)
+    rows.append(Row(quantity, None, None, None, lam_sad, st.saddle, v,
+                    f"paper vs our theory ({t}); the paper's {lam_sad:g} is lambda** at beta=0.29 "
                     f"({theory.stationary_points(eta, 0.29, depth).learned:.3f}) - inconsistency #2"))
     rows.append(Row(f"lambda_learned[beta={mid},eta={eta}]", None, None, None, None, st.learned, "n/a",
                     "learned minimum lambda** from theory"))
     de = theory.barrier(eta, mid, depth)
-    v, t = judge(PAPER_DELTA_E_MIN, de, rel_tol=0.1)
-    rows.append(Row(f"delta_e_min[beta={mid},eta={eta}]", None, None, None, PAPER_DELTA_E_MIN, de, v,
+    quantity = f"delta_e_min[beta={mid},eta={eta}]"
+    de_min = claimed("barrier_from_trivial", "2a", quantity)
+    v, t = judge(de_min, de, rel_tol=0.1)
+    rows.append(Row(quantity, None, None, None, de_min, de, v,
                     f"paper's barrier vs f(lambda_sad)-f(0) from theory ({t}) - inconsistency #2"))
     gap = theory.learned_minus_trivial(eta, mid, depth)
-    rows.append(Row(f"f_learned_minus_trivial[beta={mid},eta={eta}]", None, None, None,
-                    "negative (paper: rank 2 is the global state)", gap, "deviates" if gap > 0 else "agrees",
+    quantity = f"f_learned_minus_trivial[beta={mid},eta={eta}]"
+    rows.append(Row(quantity, None, None, None, claimed("rank2_is_global", "2a", quantity), gap,
+                    judge(gap, 0.0, bound="upper")[0],
                     "inconsistency #3: by the paper's own formula the learned state lies above the trivial one"))
     return rows
 
 
-def fig2b(fits: dict[str, dict], points: dict[str, dict], pdf: str, png: str) -> list[Row]:
+def fig2b(fits: dict[str, dict], points: dict[str, dict]):
+    """Arrhenius plot and survival curves of every temperature sweep: ``(fig, rows)``."""
     style.apply()
     fig, axes = plt.subplots(2, len(fits), figsize=(5.4 * len(fits), 7.0), squeeze=False)
     rows: list[Row] = []
@@ -137,12 +162,7 @@ def fig2b(fits: dict[str, dict], points: dict[str, dict], pdf: str, png: str) ->
         ax.set_ylabel(r"$\ln \tau$ (epochs)")
         ax.set_title(f"{name}: $\\beta$={pt['beta']}, C={float(f['C']):.3g}", fontsize=9)
         ax.legend(fontsize=7)
-        budget = float(f["budget"])
-        grid = np.unique(np.concatenate([[0.0, budget], np.nan_to_num(f["escape_times"], nan=0.0)]))
-        for i, lr in enumerate(f["lrs"]):
-            sel = f["lr"] == lr
-            axs.step(grid + 1, survival(f["escape_times"][sel], f["censored"][sel], budget, grid), where="post",
-                     color=style.PALETTE[i % len(style.PALETTE)], label=f"lr={lr:g}: {int(f['events'][i])}/{int(f['n'][i])}")
+        _draw_survival(axs, f)
         axs.set_xscale("log")
         axs.set_yscale("log")
         axs.set_ylim(0.01, 1.5)
@@ -151,26 +171,57 @@ def fig2b(fits: dict[str, dict], points: dict[str, dict], pdf: str, png: str) ->
         axs.legend(fontsize=7)
         rows += numbers_fig2b(name, f, pt)
     fig.suptitle("Fig 2b: escape time vs effective temperature (top); survival per temperature (bottom)", fontsize=10)
-    style.save(fig, pdf, png)
-    return rows
+    return fig, rows
+
+
+def _draw_survival(axs, f: dict) -> None:
+    """Survival curve of each temperature of a fitted sweep, without its diverged replicas."""
+    budget = float(f["budget"])
+    grid = np.unique(np.concatenate([[0.0, budget], np.nan_to_num(f["escape_times"], nan=0.0)]))
+    diverged = _diverged(f)
+    for i, lr in enumerate(f["lrs"]):
+        sel = (f["lr"] == lr) & ~diverged
+        n_bad = int(((f["lr"] == lr) & diverged).sum())
+        if sel.any():
+            axs.step(grid + 1, survival(f["escape_times"][sel], f["censored"][sel], budget, grid), where="post",
+                     color=style.PALETTE[i % len(style.PALETTE)],
+                     label=f"lr={lr:g}: {int(f['events'][i])}/{int(f['n'][i])}"
+                     + (f" ({not_drawn(n_bad, n_bad + int(sel.sum()))})" if n_bad else ""))
+        else:
+            axs.plot([], [], " ", label=f"lr={lr:g}: {not_drawn(n_bad, n_bad)}")
+    if diverged.all():  # nothing drawn: fix the log axis' range instead
+        axs.set_xlim(1, budget + 1)
+
+
+def _diverged(f: dict) -> np.ndarray:
+    """(R,) replicas of a fitted temperature sweep that diverged (none in fits made before that was recorded)."""
+    return np.asarray(f.get("diverged", np.zeros(len(f["lr"]), bool)), dtype=bool)
 
 
 def numbers_fig2b(name: str, f: dict, pt: dict) -> list[Row]:
+    """Rates per temperature, the Arrhenius fit against the paper, the noise scale and the
+    Kramers–Langer barrier of one temperature sweep."""
     tag = f"sweep={name}"
     rows = []
     budget = float(f["budget"])
+    diverged = _diverged(f)
     for i, lr in enumerate(f["lrs"]):
-        rows.append(Row(f"tau[{tag},lr={lr:g}]", float(f["tau"][i]), float(f["tau_low"][i]), float(f["tau_high"][i]),
-                        None, None, "n/a",
-                        f"MLE 1/rate (events {int(f['events'][i])}/{int(f['n'][i])}, exposure {float(f['exposure'][i]):.4g} "
-                        f"epochs, budget {budget:g}); exact Poisson 95% CI; T_eff={float(f['T_eff'][i]):.3g}"))
-        rows.append(Row(f"exp_gof_p[{tag},lr={lr:g}]", float(f["gof_p"][i]), None, None, None, None, "n/a",
-                        "parametric-bootstrap p-value of the KM-vs-exponential distance (small: not memoryless); "
-                        "empty when nothing escaped"))
+        at = f["lr"] == lr
+        n_bad, total = int((at & diverged).sum()), int(at.sum())
+        rows += mark_diverged([Row(f"tau[{tag},lr={lr:g}]", float(f["tau"][i]), float(f["tau_low"][i]),
+                                   float(f["tau_high"][i]), None, None, "n/a",
+                                   f"MLE 1/rate (events {int(f['events'][i])}/{int(f['n'][i])}, "
+                                   f"exposure {float(f['exposure'][i]):.4g} epochs, budget {budget:g}); exact "
+                                   f"Poisson 95% CI; T_eff={float(f['T_eff'][i]):.3g}"),
+                               Row(f"exp_gof_p[{tag},lr={lr:g}]", float(f["gof_p"][i]), None, None, None, None, "n/a",
+                                   "parametric-bootstrap p-value of the KM-vs-exponential distance (small: not "
+                                   "memoryless); empty when nothing escaped")], n_bad, total)
+        rows += diverged_row(f"{tag},lr={lr:g}", n_bad, total)
     de, lo, hi = (float(f[k]) for k in ("arrhenius_delta_e", "arrhenius_delta_e_low", "arrhenius_delta_e_high"))
-    paper_de = PAPER_DELTA_E_EFF if name == "paper" else None
+    stated = claimed("arrhenius_barrier", "2b", f"arrhenius_delta_e[{tag}]")
+    paper_de, paper_err = value_and_error(stated) if stated is not None else (None, None)
     if math.isfinite(de):
-        overlap = hi >= PAPER_DELTA_E_EFF - PAPER_DELTA_E_EFF_ERR and lo <= PAPER_DELTA_E_EFF + PAPER_DELTA_E_EFF_ERR
+        overlap = paper_de is not None and hi >= paper_de - paper_err and lo <= paper_de + paper_err
         verdict = ("agrees" if overlap else "deviates") if paper_de else "n/a"
         note = "weighted LSQ of ln tau on 1/T_eff over temperatures with escapes; 95% bootstrap over seeds"
     else:
@@ -178,26 +229,32 @@ def numbers_fig2b(name: str, f: dict, pt: dict) -> list[Row]:
         note = (f"no fit: only {int(f['arrhenius_points'])} temperature(s) had any escape within {budget:g} epochs "
                 f"(a rate needs events); the trap's gradient noise along the escape direction is "
                 f"C_escape={float(f['C_escape']):.2g}, i.e. SGD noise cannot push it out")
-    rows.append(Row(f"arrhenius_delta_e[{tag}]", de, lo, hi, paper_de, None, verdict, note))
     r2 = float(f["arrhenius_r2"])
-    rows.append(Row(f"arrhenius_r2[{tag}]", r2, None, None, PAPER_R2 if name == "paper" else None, None,
-                    ("agrees" if r2 >= 0.95 else "deviates") if (math.isfinite(r2) and name == "paper") else
-                    ("deviates" if name == "paper" else "n/a"), "weighted R^2 of the Arrhenius line (>= 0.95 agrees)"))
+    paper_r2 = claimed("arrhenius_r2", "2b", f"arrhenius_r2[{tag}]")
+    r2_verdict = judge(r2, 0.95, bound="lower")[0] if math.isfinite(r2) else "deviates"  # no fit: deviates
+    rows += mark_diverged([Row(f"arrhenius_delta_e[{tag}]", de, lo, hi, paper_de, None, verdict, note),
+                           Row(f"arrhenius_r2[{tag}]", r2, None, None, paper_r2, None,
+                               r2_verdict if paper_r2 is not None else "n/a",
+                               "weighted R^2 of the Arrhenius line (>= 0.95 agrees)")],
+                          int(diverged.sum()), len(diverged))
     rows.append(Row(f"trap_phase_fraction[{tag}]", float(f["trap_phase_fraction"]), None, None, None, None, "n/a",
                     "fraction of the trap's checkpoints that are in the requested phase (annealing converged)"))
     rows.append(Row(f"noise_scale_C[{tag}]", float(f["C"]), float(np.min(f["C_trap"])), float(np.max(f["C_trap"])),
                     None, None, "n/a", "trace of the covariance of single-sample gradients at each seed's trapped "
-                    "checkpoint (all D parameters), median and range over seeds; T_eff = lr/(B*C) as the paper defines"))
+                    "checkpoint (all D parameters), median and range over seeds; T_eff = lr/(B*C) as the paper "
+                    "defines"))
     rows.append(Row(f"noise_scale_C_escape[{tag}]", float(f["C_escape"]), None, None, None, 0.0, "n/a",
                     "variance of single-sample gradients along the escape direction (the unlearned feature's balanced "
                     "mode) at the constructed trap: zero up to rounding, because every per-sample gradient at a "
                     "rank-j balanced state stays in the span of the learned hidden modes"))
+    stated = claimed("barrier_from_landscape_curvature", "2b", f"kramers_delta_e_eff[{tag}]")
+    paper_kramers = value_and_error(stated)[0] if stated is not None else None
     if bool(f["kramers_exists"]):
         bt, bn = float(f["kramers_barrier_theory"]), float(f["kramers_barrier_network"])
         v, t = judge(bn, bt, rel_tol=0.05)
         rows.append(Row(f"barrier_theory[{tag}]", None, None, None, None, bt, "n/a",
                         f"s*[f(lambda_sad) - f(0)] of the train-set feature at beta={pt['beta']}"))
-        rows.append(Row(f"kramers_delta_e_eff[{tag}]", bn, None, None, paper_de, bt, v,
+        rows.append(Row(f"kramers_delta_e_eff[{tag}]", bn, None, None, paper_kramers, bt, v,
                         f"objective(saddle) - objective(min) of the full {int(f['kramers_eig_min'].size)}-parameter "
                         f"network, both Newton-refined (|grad| {float(f['kramers_grad_norm_min']):.1g}, "
                         f"{float(f['kramers_grad_norm_saddle']):.1g}); {t} vs theory"))
@@ -207,7 +264,7 @@ def numbers_fig2b(name: str, f: dict, pt: dict) -> list[Row]:
                         f"{int(f['kramers_n_zero_min'])} at the minimum vs {int(f['kramers_n_zero_saddle'])} at the "
                         f"saddle, so the Eq. 11 prefactor is not temperature-independent here"))
     else:
-        rows.append(Row(f"kramers_delta_e_eff[{tag}]", None, None, None, paper_de, None, "n/a",
+        rows.append(Row(f"kramers_delta_e_eff[{tag}]", None, None, None, paper_kramers, None, "n/a",
                         f"no saddle toward the next feature at beta={pt['beta']} for this training set "
                         f"(beta is above that feature's spinodal): nothing to escape to"))
     return rows

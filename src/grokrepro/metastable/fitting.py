@@ -1,4 +1,5 @@
-"""Escape-time statistics: censored exponential MLE, goodness of fit, Arrhenius regression.
+"""Escape-time statistics: survival and Kaplan–Meier medians, censored exponential MLE, goodness of
+fit, Arrhenius regression.
 
 Escape at fixed temperature is modelled as a Poisson process: each run escapes after an
 exponential time with rate k, or is right-censored at its budget. The maximum-likelihood rate
@@ -121,7 +122,7 @@ def weighted_line(x, y, w):
     return slope, intercept, r2
 
 
-def arrhenius(inv_t, runs, budget, n_boot: int = 1000, seed: int = 0, level: float = 0.95) -> ArrheniusFit:
+def fit_arrhenius(inv_t, runs, budget, n_boot: int = 1000, seed: int = 0, level: float = 0.95) -> ArrheniusFit:
     """Fit ln τ = ln τ0 + ΔE·(1/T) over temperatures with at least one escape.
 
     ``runs``: list of (times, censored) per temperature. The interval on ΔE comes from a
@@ -156,3 +157,20 @@ def noise_trace(per_sample_grads: np.ndarray) -> float:
     """Trace of the covariance of single-sample gradients (rows: samples, columns: parameters)."""
     g = np.asarray(per_sample_grads, float)
     return float(((g - g.mean(0)) ** 2).sum(1).mean())
+
+
+def survival(times: np.ndarray, censored: np.ndarray, budget: float, grid: np.ndarray) -> np.ndarray:
+    """Fraction not yet escaped at each grid epoch (censored runs stay 'alive' to the budget)."""
+    t = np.where(censored, np.inf, times)
+    return np.array([(t > g).mean() for g in grid])
+
+
+def km_median(times: np.ndarray, censored: np.ndarray) -> float:
+    """Median escape epoch; NaN if fewer than half the runs escaped (all censoring at the budget)."""
+    t = np.sort(np.where(censored, np.inf, times))
+    if not len(t):
+        return math.nan
+    half = (len(t) - 1) / 2
+    if not np.isfinite(t[int(math.ceil(half))]):
+        return math.nan
+    return float(0.5 * (t[int(math.floor(half))] + t[int(math.ceil(half))]))

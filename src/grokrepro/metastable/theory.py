@@ -62,7 +62,8 @@ def stationary_points(eta: float, beta: float, depth: int) -> Stationary:
             lam = max(eta - beta, 0.0)
         else:
             lam = eta / (1.0 + beta)
-        return Stationary(trivial=0.0 if lam == 0.0 else math.nan, saddle=math.nan, learned=lam if lam > 0 else math.nan)
+        return Stationary(trivial=0.0 if lam == 0.0 else math.nan, saddle=math.nan,
+                          learned=lam if lam > 0 else math.nan)
     if beta == 0:
         return Stationary(trivial=0.0, saddle=0.0, learned=float(eta))
     beta_c, lam_c = spinodal(eta, depth)
@@ -126,3 +127,13 @@ def empirical_features(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Singular values of the empirical cross-covariance Σ̂_yx = Yᵀ X / N (descending)."""
     n = x.shape[0]
     return np.linalg.svd(y.T @ x / n, compute_uv=False)
+
+
+def corrected_beta_c(eta_hat: float, s: float, depth: int) -> float:
+    """β_c of s·f(λ; η̂/s, β/s): the empirical landscape including Σ̂_xx ≠ I along the feature."""
+    return s * spinodal(eta_hat / s, depth)[0]
+
+
+def f_gap_per_feature(eta_hat, s, beta: float, depth: int) -> list[float]:
+    """f(λ**) − f(0) per feature in the train set's landscape s·f(λ; η̂/s, β/s) (NaN if no λ**)."""
+    return [float(sk * learned_minus_trivial(e / sk, beta / sk, depth)) for e, sk in zip(eta_hat, s)]

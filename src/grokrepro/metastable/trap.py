@@ -20,8 +20,23 @@ import torch
 
 from .. import engine
 from ..engine import Data, DeepLinear
+from ..io import load_npz, log
 from . import theory
-from .sweep import convergence_monitor
+from .beta_sweep import convergence_monitor
+
+
+def phase_mask(start: str, k: int) -> tuple[bool, ...] | None:
+    """'rank1' → (True, False, ...), 'trivial' → all False, 'random' → None."""
+    if start == "random":
+        return None
+    if start == "trivial":
+        return (False,) * k
+    if start.startswith("rank"):
+        j = int(start[4:])
+        if not 0 <= j <= k:
+            raise ValueError(f"{start}: rank must be between 0 and {k}")
+        return tuple(i < j for i in range(k))
+    raise ValueError(f"unknown start {start!r} (random, trivial or rank<j>)")
 
 
 def phase_of(params, threshold: float, k: int, frames=None) -> np.ndarray:
@@ -68,26 +83,33 @@ def constructed(model: DeepLinear, x, y, learned, beta: float, seeds, device="cp
     layers = [[] for _ in range(depth)]
     for seed in seeds:
         rng = np.random.default_rng(int(seed) + 7919)
-        frames = [np.linalg.qr(rng.standard_normal((dims[l + 1], k)))[0] for l in range(depth - 1)]
-        for l in range(depth):
-            left = u[:, :k] if l == depth - 1 else frames[l]
-            right = v[:, :k] if l == 0 else frames[l - 1]
-            layers[l].append(left @ root @ right.T)
+        frames = [np.linalg.qr(rng.standard_normal((dims[i + 1], k)))[0] for i in range(depth - 1)]
+        for i in range(depth):
+            left = u[:, :k] if i == depth - 1 else frames[i]
+            right = v[:, :k] if i == 0 else frames[i - 1]
+            layers[i].append(left @ root @ right.T)
     return [torch.as_tensor(np.stack(w), device=device, dtype=dtype) for w in layers], lam
 
 
 def polish(model: DeepLinear, params, data: Data, beta: float, lr: float, steps: int):
-    """Deterministic full-batch GD at β: relaxes onto the exact stationary point of the phase."""
+    """Deterministic full-batch GD at β: relaxes onto the exact stationary point of the phase. A
+    replica whose polish diverges (``lr`` too large for GD) keeps its unpolished state."""
     n = data.x_train.shape[0]
     seeds = np.zeros(params[0].shape[0], dtype=np.int64)
-    return engine.train(model, params, data, lr, beta, n, seeds, max_epochs=steps, check_every=steps,
-                        progress_every=0).params
+    res = engine.train(model, params, data, lr, beta, n, seeds, max_epochs=steps, check_every=steps,
+                       progress_every=0)
+    bad = torch.as_tensor(res.status == engine.DIVERGED, device=params[0].device)
+    if not bad.any():
+        return res.params
+    log(f"polish at beta={beta}, lr={lr} diverged for {int(bad.sum())} of {len(bad)} replicas: "
+        f"kept their unpolished states")
+    return [torch.where(bad.view(-1, 1, 1), p0, p1) for p0, p1 in zip(params, res.params)]
 
 
 def perturb(params, std: float, seeds):
     out = []
-    for l, p in enumerate(params):
-        noise = torch.stack([torch.randn(p.shape[1:], generator=torch.Generator().manual_seed(int(s) * 31 + l),
+    for i, p in enumerate(params):
+        noise = torch.stack([torch.randn(p.shape[1:], generator=torch.Generator().manual_seed(int(s) * 31 + i),
                                          dtype=torch.float64) for s in seeds]).to(p)
         out.append(p + std * noise)
     return out
@@ -107,7 +129,8 @@ def annealed(model: DeepLinear, data: Data, betas, seeds, init_std: float, lr: f
                            check_every=check_every, epoch_offset=j * max_epochs,
                            monitor=convergence_monitor(len(seeds), min_epochs, rel_tol), progress_every=0)
         params = res.params
-        stages.append({"beta": beta, "epochs": res.stop_epoch, "converged": res.status == engine.DONE})
+        stages.append({"beta": beta, "epochs": res.stop_epoch, "converged": res.status == engine.DONE,
+                       "diverged": res.status == engine.DIVERGED})
     return params, stages
 
 
@@ -116,15 +139,15 @@ def make_start(model: DeepLinear, data: Data, start: str, seeds, cfg: dict, init
     """Parameters of every seed in the requested start ('random', 'trivial', 'rank<j>').
 
     ``cfg`` is the ``trap`` block of the config (method, anneal settings, beta_init,
-    perturbation, polish_steps). Returns (params, info) where info holds per-stage epochs
-    and convergence flags (annealed) or the theory λ values (constructed).
+    perturbation, polish_steps). Returns (params, info) where info holds per-stage epochs,
+    convergence and divergence flags (annealed) or the theory λ values (constructed), and
+    ``diverged`` (R,): the seeds whose trap training diverged or whose weights are not finite.
     """
-    from .escape import phase_mask
-
     seeds = np.asarray(seeds, dtype=np.int64)
     k = min(data.x_train.shape[1], data.y_train.shape[1])
     if start == "random":
-        return model.init(seeds, init_std, data.x_train.device, data.x_train.dtype), {}
+        params = model.init(seeds, init_std, data.x_train.device, data.x_train.dtype)
+        return params, {"diverged": ~finite(params)}
     mask = phase_mask(start, k)
     if cfg["method"] == "annealed":
         a = cfg["anneal"]
@@ -132,6 +155,7 @@ def make_start(model: DeepLinear, data: Data, start: str, seeds, cfg: dict, init
         params, stages = annealed(model, data, betas, seeds, init_std, a["lr"], min(a["batch_size"], len(data.x_train)),
                                   a["max_epochs"], a["min_epochs"], a["check_every"], a["rel_tol"])
         info = {f"stage{j}_{key}": np.asarray(v) for j, st in enumerate(stages) for key, v in st.items()}
+        info["diverged"] = ~finite(params) | np.any([st["diverged"] for st in stages], axis=0)
         return params, info
     if op_beta is None:
         raise ValueError("a constructed trap needs the operating beta")
@@ -139,13 +163,19 @@ def make_start(model: DeepLinear, data: Data, start: str, seeds, cfg: dict, init
                               data.x_train.device, data.x_train.dtype)
     if cfg["polish_steps"]:
         params = polish(model, params, data, op_beta, cfg["anneal"]["lr"], cfg["polish_steps"])
-    return perturb(params, cfg["perturbation"], seeds), {"lambda_theory": lam}
+    params = perturb(params, cfg["perturbation"], seeds)
+    return params, {"lambda_theory": lam, "diverged": ~finite(params)}
+
+
+def finite(params) -> np.ndarray:
+    """(R,) bool: replicas whose weights and end-to-end matrix are all finite."""
+    with torch.no_grad():
+        mats = [*params, DeepLinear.end_to_end(params)]
+        return np.all([torch.isfinite(p.flatten(1)).all(dim=1).cpu().numpy() for p in mats], axis=0)
 
 
 def load_data(train_path, test_path=None, device="cpu", dtype=torch.float64) -> Data:
     """A data set written by the data rule (train.npz / test.npz with arrays x, y) as engine Data."""
-    from ..io import load_npz
-
     train, _ = load_npz(train_path)
     arrays = {"x_train": train["x"], "y_train": train["y"]}
     if test_path is not None:
@@ -156,10 +186,8 @@ def load_data(train_path, test_path=None, device="cpu", dtype=torch.float64) -> 
 
 def load_start(path, device="cpu", dtype=torch.float64):
     """A trap checkpoint: (model, params, arrays, meta)."""
-    from ..io import load_npz
-
     start, meta = load_npz(path)
     depth = sum(1 for key in start if key.startswith("W") and key[1:].isdigit())
-    params = [torch.as_tensor(start[f"W{l}"], device=device, dtype=dtype) for l in range(depth)]
+    params = [torch.as_tensor(start[f"W{i}"], device=device, dtype=dtype) for i in range(depth)]
     model = DeepLinear(tuple([params[0].shape[2]] + [w.shape[1] for w in params]))
     return model, params, start, meta

@@ -3,7 +3,7 @@
 
 rule metastable_data:
     input:
-        code=code("metastable/data.py"),
+        **script_inputs("metastable_data"),
     output:
         train=f"{RES}/metastable/data/{{dataset}}/train.npz",
         test=f"{RES}/metastable/data/{{dataset}}/test.npz",

@@ -5,7 +5,7 @@ rule metastable_escape:
     input:
         unpack(point_data),
         start=f"{RES}/metastable/traps/{{point}}/{{start}}.npz",
-        code=code("engine.py", "metastable/escape.py", "metastable/trap.py"),
+        **script_inputs("metastable_escape"),
     output:
         f"{RES}/metastable/escape/{{point}}/{{start}}.npz",
     params:
@@ -25,7 +25,7 @@ rule metastable_escape:
 rule metastable_arrhenius_run:
     input:
         unpack(sweep_trap),
-        code=code("engine.py", "metastable/escape.py", "metastable/arrhenius.py", "metastable/trap.py"),
+        **script_inputs("metastable_arrhenius_run"),
     output:
         f"{RES}/metastable/arrhenius/{{sweep}}.npz",
     params:

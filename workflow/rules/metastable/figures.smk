@@ -9,8 +9,7 @@ rule fig_metastable_3:
         sweep=SWEEP_L3,
         companion=SWEEP_COMPANION,
         train=f"{RES}/metastable/data/{MS['sweep']['dataset']}/train.npz",
-        code=code("metastable/figures.py", "metastable/theory.py", "style.py"),
-        script="workflow/scripts/metastable_fig3.py",
+        **script_inputs("fig_metastable_3"),
     output:
         **figure_outputs("metastable", "3"),
     params:
@@ -21,7 +20,7 @@ rule fig_metastable_3:
     log:
         f"{RES}/logs/metastable/figures/3.log",
     script:
-        "../../scripts/metastable_fig3.py"
+        "../../scripts/fig_metastable_3.py"
 
 
 rule fig_metastable_4:
@@ -29,20 +28,16 @@ rule fig_metastable_4:
         sweep=SWEEP_L3,
         companion=SWEEP_COMPANION,
         train=f"{RES}/metastable/data/{MS['sweep']['dataset']}/train.npz",
-        code=code("metastable/figures.py", "metastable/theory.py", "style.py"),
-        script="workflow/scripts/metastable_fig4.py",
+        **script_inputs("fig_metastable_4"),
     output:
         **figure_outputs("metastable", "4"),
     params:
         dataset=MS["datasets"][MS["sweep"]["dataset"]],
         depth=MS["model"]["depth"],
-        rank_threshold=MS["sweep"]["rank_threshold"],
     log:
         f"{RES}/logs/metastable/figures/4.log",
     script:
-        "../../scripts/metastable_fig4.py"
-
-
+        "../../scripts/fig_metastable_4.py"
 
 
 FIG1A_POINTS = [p for p, pt in MS["escape"]["points"].items() if pt["dataset"] == "dense"]
@@ -52,8 +47,7 @@ rule fig_metastable_1a:
     input:
         runs=[f"{RES}/metastable/escape/{p}/{s}.npz" for p in FIG1A_POINTS for s in MS["escape"]["points"][p]["starts"]],
         train=f"{RES}/metastable/data/dense/train.npz",
-        code=code("metastable/figures_escape.py", "metastable/escape.py", "style.py"),
-        script="workflow/scripts/metastable_fig1a.py",
+        **script_inputs("fig_metastable_1a"),
     output:
         **figure_outputs("metastable", "1a"),
     params:
@@ -63,14 +57,13 @@ rule fig_metastable_1a:
     log:
         f"{RES}/logs/metastable/figures/1a.log",
     script:
-        "../../scripts/metastable_fig1a.py"
+        "../../scripts/fig_metastable_1a.py"
 
 
 rule fig_metastable_1b:
     input:
         run=f"{RES}/metastable/escape/sparse/rank1.npz",
-        code=code("metastable/figures_escape.py", "metastable/escape.py", "style.py"),
-        script="workflow/scripts/metastable_fig1b.py",
+        **script_inputs("fig_metastable_1b"),
     output:
         **figure_outputs("metastable", "1b"),
     params:
@@ -79,14 +72,13 @@ rule fig_metastable_1b:
     log:
         f"{RES}/logs/metastable/figures/1b.log",
     script:
-        "../../scripts/metastable_fig1b.py"
+        "../../scripts/fig_metastable_1b.py"
 
 
 rule fig_metastable_2a:
     input:
         train=f"{RES}/metastable/data/dense/train.npz",
-        code=code("metastable/figures_arrhenius.py", "metastable/theory.py", "metastable/trap.py", "style.py"),
-        script="workflow/scripts/metastable_fig2a.py",
+        **script_inputs("fig_metastable_2a"),
     output:
         **figure_outputs("metastable", "2a"),
     params:
@@ -96,14 +88,13 @@ rule fig_metastable_2a:
     log:
         f"{RES}/logs/metastable/figures/2a.log",
     script:
-        "../../scripts/metastable_fig2a.py"
+        "../../scripts/fig_metastable_2a.py"
 
 
 rule fig_metastable_2b:
     input:
         fits=expand(f"{RES}/metastable/fits/{{sweep}}.npz", sweep=MS["arrhenius"]["sweeps"]),
-        code=code("metastable/figures_arrhenius.py", "style.py"),
-        script="workflow/scripts/metastable_fig2b.py",
+        **script_inputs("fig_metastable_2b"),
     output:
         **figure_outputs("metastable", "2b"),
     params:
@@ -111,7 +102,7 @@ rule fig_metastable_2b:
     log:
         f"{RES}/logs/metastable/figures/2b.log",
     script:
-        "../../scripts/metastable_fig2b.py"
+        "../../scripts/fig_metastable_2b.py"
 
 
 rule metastable:

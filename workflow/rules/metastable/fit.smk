@@ -5,7 +5,7 @@ rule metastable_fit:
     input:
         unpack(sweep_trap),
         runs=f"{RES}/metastable/arrhenius/{{sweep}}.npz",
-        code=code("metastable/fitting.py", "metastable/arrhenius.py", "metastable/trap.py"),
+        **script_inputs("metastable_fit"),
     output:
         f"{RES}/metastable/fits/{{sweep}}.npz",
     params:

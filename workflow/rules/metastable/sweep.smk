@@ -5,7 +5,7 @@ rule metastable_sweep:
     input:
         train=f"{RES}/metastable/data/{MS['sweep']['dataset']}/train.npz",
         test=f"{RES}/metastable/data/{MS['sweep']['dataset']}/test.npz",
-        code=code("engine.py", "metastable/sweep.py"),
+        **script_inputs("metastable_sweep"),
     output:
         f"{RES}/metastable/sweeps/L{{depth}}.npz",
     params:

@@ -4,7 +4,7 @@
 rule metastable_trap:
     input:
         unpack(point_data),
-        code=code("engine.py", "metastable/trap.py"),
+        **script_inputs("metastable_trap"),
     output:
         f"{RES}/metastable/traps/{{point}}/{{start}}.npz",
     params:

@@ -1,4 +1,5 @@
-"""Quasi-static β sweeps (Fig 3, Fig 4): warm-started training to convergence at each β.
+"""Quasi-static β sweeps (Fig 3, Fig 4): warm-started training to convergence at each β, the
+transitions they show and the size of their jumps and hysteresis.
 
 Upward: from a random init, converge at β = 0 (full rank), then step β up. Downward: from a
 small random init, converge at β_max (trivial), then step β down. Both directions, every seed,
@@ -74,7 +75,8 @@ def convergence_monitor(n_replicas: int, min_epochs: int, rel_tol: float):
 
 def run_sweep(arrays: dict, spec: SweepSpec, device="cpu", dtype=torch.float64) -> dict[str, np.ndarray]:
     """Both sweep directions for every seed. Arrays are indexed (direction, β index, seed, ...),
-    with β ascending for both directions (the downward sweep visited them in reverse)."""
+    with β ascending for both directions (the downward sweep visited them in reverse). A replica
+    that diverges is marked ``DIVERGED`` from that β on and trained no further."""
     data = Data.from_numpy(arrays, device, dtype)
     p, q = data.x_train.shape[1], data.y_train.shape[1]
     model = DeepLinear(dims(spec.depth, spec.width, p, q), rank_threshold=spec.rank_threshold)
@@ -103,34 +105,45 @@ def run_sweep(arrays: dict, spec: SweepSpec, device="cpu", dtype=torch.float64) 
         b_up, b_down = betas[j], betas[nb - 1 - j]
         wd = np.concatenate([np.full(s, b_up), np.full(s, b_down)])
         idx = np.flatnonzero(alive)
-        sub = [prm[idx] for prm in params]
-        res = engine.train(
-            model, sub, data, spec.lr, wd[idx], spec.batch_size, rep_seeds[idx], spec.max_epochs,
-            check_every=spec.check_every, record_epochs=[], epoch_offset=j * spec.max_epochs,
-            monitor=convergence_monitor(len(idx), spec.min_epochs, spec.rel_tol), progress_every=0,
-        )
-        for prm, new in zip(params, res.params):
-            prm[idx] = new
-        with torch.no_grad():
-            mets = {key: v.cpu().numpy() for key, v in model.metrics(res.params, data).items()}
-        for local, g in enumerate(idx):
-            d, seed_i = divmod(int(g), s)
-            col = j if d == UP else nb - 1 - j
-            out["status"][d, col, seed_i] = res.status[local]
-            out["epochs"][d, col, seed_i] = res.stop_epoch[local]
-            if res.status[local] == engine.DIVERGED:
-                alive[g] = False
-                continue
-            for key in ("train_loss", "test_loss", "eff_rank"):
-                out[key][d, col, seed_i] = mets[key][local]
-            out["svals"][d, col, seed_i] = mets["svals"][local]
+        if idx.size:
+            res = engine.train(
+                model, [prm[idx] for prm in params], data, spec.lr, wd[idx], spec.batch_size, rep_seeds[idx],
+                spec.max_epochs, check_every=spec.check_every, record_epochs=[], epoch_offset=j * spec.max_epochs,
+                monitor=convergence_monitor(len(idx), spec.min_epochs, spec.rel_tol), progress_every=0,
+            )
+            for prm, new in zip(params, res.params):
+                prm[idx] = new
+            _store_step(out, model, data, res, idx, j, s, alive)
         for g in np.flatnonzero(~alive):
             d, seed_i = divmod(int(g), s)
             out["status"][d, j if d == UP else nb - 1 - j, seed_i] = engine.DIVERGED
-        unconv = int((res.status == engine.BUDGET).sum())
+        epochs = f"max epochs {res.stop_epoch.max()}" if idx.size else "nothing left to train"
+        unconv = int((res.status == engine.BUDGET).sum()) if idx.size else 0
         log(f"[sweep L={spec.depth}] beta up {b_up:.3f} / down {b_down:.3f}: "
-            f"max epochs {res.stop_epoch.max()}, {unconv} unconverged, {int((~alive).sum())} diverged")
+            f"{epochs}, {unconv} unconverged, {int((~alive).sum())} diverged")
     return out
+
+
+def _store_step(out: dict, model: DeepLinear, data: Data, res, idx: np.ndarray, j: int, s: int,
+                alive: np.ndarray) -> None:
+    """Write one β step's results of the replicas ``idx`` into ``out``; retire the diverged ones
+    (their metrics are not computed: their weights may not be finite)."""
+    nb = out["status"].shape[1]
+    ok = res.status != engine.DIVERGED
+    with torch.no_grad():
+        mets = {key: v.cpu().numpy() for key, v in model.metrics([p[ok] for p in res.params], data).items()}
+    row = np.cumsum(ok) - 1  # position of each finite replica in mets
+    for local, g in enumerate(idx):
+        d, seed_i = divmod(int(g), s)
+        col = j if d == UP else nb - 1 - j
+        out["status"][d, col, seed_i] = res.status[local]
+        out["epochs"][d, col, seed_i] = res.stop_epoch[local]
+        if not ok[local]:
+            alive[g] = False
+            continue
+        for key in ("train_loss", "test_loss", "eff_rank"):
+            out[key][d, col, seed_i] = mets[key][row[local]]
+        out["svals"][d, col, seed_i] = mets["svals"][row[local]]
 
 
 def transition_points(beta: np.ndarray, svals: np.ndarray, threshold: float, direction: int) -> np.ndarray:
@@ -159,3 +172,16 @@ def transition_points(beta: np.ndarray, svals: np.ndarray, threshold: float, dir
                     j = nb - 1 - gained[0]
                     out[i, f] = 0.5 * (beta[j] + beta[j + 1])
     return out
+
+
+def max_jump(sweep: dict, direction: int = UP) -> float:
+    """Largest change of the median (over seeds) test MSE between neighbouring β of one direction."""
+    med = np.nanmedian(sweep["test_loss"][direction], axis=1)
+    return float(np.nanmax(np.abs(np.diff(med))))
+
+
+def hysteresis_gap(sweep: dict) -> float:
+    """Max over β of |median test MSE of the upward sweep − that of the downward sweep|."""
+    up = np.nanmedian(sweep["test_loss"][UP], axis=1)
+    down = np.nanmedian(sweep["test_loss"][DOWN], axis=1)
+    return float(np.nanmax(np.abs(up - down)))
