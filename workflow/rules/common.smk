@@ -48,10 +48,6 @@ def script_inputs(name):
     return {"script": script, "code": code}
 
 
-def code(*modules):  # TODO(#13): superseded by script_inputs; removed once every rule uses it
-    return [f"src/grokrepro/{m}" for m in modules]
-
-
 def seeds(study_cfg):
     return list(range(study_cfg["seeds"]["first"], study_cfg["seeds"]["first"] + study_cfg["seeds"]["count"]))
 
