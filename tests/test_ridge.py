@@ -11,7 +11,8 @@ import yaml
 from grokrepro.config import ConfigError, resolve
 from grokrepro.ridge.features import make_problem
 from grokrepro.ridge.theory import Trajectory, lambda_min_plus, t1_bound, t2_bound, thin_svd
-from grokrepro.ridge.train import control_settings, gd_linear, gd_two_layer, _relu_init
+from grokrepro.ridge.train import (_relu_init, control_settings, gd_linear, gd_two_layer, relu_forward,
+                                  relu_forward_einsum, relu_grads, relu_grads_einsum)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -109,6 +110,62 @@ def test_two_layer_gradients_match_autograd():
     r = gd_two_layer([0], n, m, d, 1.0, lam, eta, 1e9, -1.0, 1, n_test=4, record=np.array([0, 1]))
     expect = np.sum((np.maximum(x @ W1.T, 0) @ A1) ** 2) / (2 * n)
     assert r["train"][1, 0] == pytest.approx(expect, rel=1e-10)
+
+
+# The bmm step (in-place ReLU, σ' = sign(h)) against the former einsum step. Both reduce in the same
+# order on this machine (observed: bitwise equal); the tests allow rounding, relative 1e-12 in float64.
+RTOL = 1e-12
+
+
+def test_bmm_step_equals_the_former_einsum_step():
+    g = torch.Generator().manual_seed(1)
+    R, n, m, d = 3, 12, 40, 6
+    X, W, A = (torch.randn(*s, generator=g, dtype=torch.float64) for s in ((R, n, d), (R, m, d), (R, m)))
+    lam = torch.tensor([0.1, 0.0, 0.5], dtype=torch.float64)
+    X[0, 0] = 0.0  # pre-activations exactly 0: σ'(0) = 0 in both (mask pre > 0, sign of h)
+    (pre, h_old), out_old = relu_forward_einsum(X, W, A)
+    h, out = relu_forward(X, W, A, buf=torch.empty(R, n, m, dtype=torch.float64))
+    assert (pre == 0).any() and (pre < 0).any()
+    torch.testing.assert_close(h, h_old, rtol=RTOL, atol=0)
+    torch.testing.assert_close(out, out_old, rtol=RTOL, atol=0)
+    old = relu_grads_einsum(X, W, A, (pre, h_old), out_old, lam)
+    for new_g, old_g in zip(relu_grads(X, W, A, h, out, lam), old):
+        torch.testing.assert_close(new_g, old_g, rtol=RTOL, atol=0)
+
+
+TWO_LAYER = dict(n=10, m=20, d=5, nu2=[1.0, 2.0, 0.5], lam=[0.05, 0.1, 0.05], eta=0.3, eps=0.01, c=0.01,
+                 t_max=1500, n_test=30)
+RECORD = np.concatenate([[0], np.unique(np.round(np.geomspace(1, 1500, 80)).astype(int))])
+
+
+def _two_layer(**kw):
+    a = dict(TWO_LAYER, **kw)
+    return gd_two_layer([0, 1, 2], a.pop("n"), a.pop("m"), a.pop("d"), a.pop("nu2"), a.pop("lam"), a.pop("eta"),
+                        a.pop("eps"), a.pop("c"), a.pop("t_max"), **a)
+
+
+def test_two_layer_runs_equal_in_both_formulations():
+    new, old = _two_layer(record=RECORD), _two_layer(record=RECORD, formulation="einsum")
+    assert np.isfinite(new["t2"]).all() and int(new["steps_run"]) == 1500
+    for k in ("t1", "t2", "steps", "steps_run"):
+        np.testing.assert_array_equal(new[k], old[k])
+    for k in ("train", "test"):
+        np.testing.assert_allclose(new[k], old[k], rtol=RTOL, atol=0)
+
+
+def test_two_layer_tail_stops_once_every_replica_is_past_t2():
+    full, short = _two_layer(record=RECORD), _two_layer(record=RECORD, tail=2.0)
+    for k in ("t1", "t2", "diverged"):
+        np.testing.assert_array_equal(short[k], full[k])  # the numbers do not move
+    stop = RECORD[RECORD >= 2.0 * full["t2"].max()][0]  # the first record step past 2 × the last t2
+    assert int(short["steps_run"]) == stop < 1500 and short["steps"][-1] == stop
+    k = len(short["steps"])
+    np.testing.assert_array_equal(short["steps"], full["steps"][:k])
+    np.testing.assert_array_equal(short["train"], full["train"][:k])
+    np.testing.assert_array_equal(short["test"], full["test"][:k])
+    # a replica that never reaches t2 (c below its floor) keeps the run going to t_max
+    slow = _two_layer(record=RECORD, tail=2.0, c=1e-300)
+    assert int(slow["steps_run"]) == 1500 and np.isnan(slow["t2"]).all()
 
 
 def test_control_eliminate_lambda_equalises_bounds():

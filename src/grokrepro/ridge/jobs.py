@@ -13,6 +13,9 @@ from ..io import result_meta
 from . import train
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}  # config key ``dtype``
+# Fig 1 (right) draws the loss curves up to this multiple of the latest replica's t2: on its log
+# step axis a third of a decade past t2, where the test loss has fallen well below c.
+FIG1_TAIL = 2.0
 
 
 def _result(out: dict, p: dict, seeds: list[int], **extra) -> tuple[dict, dict]:
@@ -34,11 +37,14 @@ def sweep(p, seeds, kind, teacher):
 
 
 def two_layer_curves(p, seeds, dtype, threads=1):
-    """Rule ridge_two_layer_fig1: loss curves of the fully trained two-layer ReLU network."""
+    """Rule ridge_two_layer_fig1: loss curves of the fully trained two-layer ReLU network on 200
+    log-spaced record steps up to ``t_max``. GD stops at the first record step past
+    :data:`FIG1_TAIL` × the latest t2 once every replica has reached t2 (the figure's curves end
+    there; t1, t2 are those of the full run), else at ``t_max``."""
     record = np.unique(np.round(np.geomspace(1, p["t_max"], 200)).astype(int))
     out = train.gd_two_layer(list(seeds), p["n"], p["m"], p["d"], p["nu2"], p["lam"], p["eta"], p["eps"], p["c"],
-                             p["t_max"], n_test=p["n_test"], record=np.concatenate([[0], record]), threads=threads,
-                             dtype=DTYPES[dtype])
+                             p["t_max"], n_test=p["n_test"], record=np.concatenate([[0], record]), tail=FIG1_TAIL,
+                             threads=threads, dtype=DTYPES[dtype])
     return _result(out, p, seeds)
 
 

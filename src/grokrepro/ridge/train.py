@@ -87,21 +87,89 @@ def _retire_diverged(div, A, W, t, *losses):
     return div | new
 
 
-def gd_two_layer(seeds, n, m, d, nu2, lam, eta, eps, c, t_max, n_test=2000, tag=0,
-                 record=None, grid_ratio=1.01, threads=1, dtype=torch.float64, progress_every=30.0):
+def relu_forward(X, W, A, buf=None):
+    """Hidden activations h = σ(X Wᵀ) (R, n, m) and outputs N = h a (R, n) of the two-layer net on
+    inputs ``X`` (R, n, d), batched over replicas with ``bmm``; the ReLU acts in place (the
+    pre-activations are not kept: σ' is read off h, see :func:`relu_grads`). ``buf`` (R, n, m), if
+    given, receives h (no allocation per step)."""
+    h = torch.bmm(X, W.transpose(1, 2), out=buf).relu_()
+    return h, torch.bmm(h, A[:, :, None])[:, :, 0]
+
+
+def relu_grads(X, W, A, h, out, lam):
+    """Gradients (g_a, g_W) of ½ mean_n N² + λ/2 (‖a‖² + ‖W‖²) (zero teacher: residual = N) from
+    :func:`relu_forward`'s ``h`` and ``out``. ``h`` is consumed: σ'(pre) = sign(h), as h > 0 exactly
+    where pre > 0, is formed in its place (the same 0/1 factor as the mask ``pre > 0``)."""
+    g = out / out.shape[1]
+    gA = torch.bmm(g[:, None, :], h)[:, 0, :].add_(lam[:, None] * A)
+    gpre = h.sign_().mul_(g[:, :, None]).mul_(A[:, None, :])
+    gW = torch.bmm(gpre.transpose(1, 2), X).add_(lam[:, None, None] * W)
+    return gA, gW
+
+
+def relu_forward_einsum(X, W, A, buf=None):
+    """The former (einsum, out-of-place) formulation of :func:`relu_forward`: ((pre, h), out);
+    ``buf`` is ignored. Kept as the oracle of the bmm step (tests) and for
+    ``benchmarks/ridge_step_cost.py``."""
+    pre = torch.einsum("rnd,rmd->rnm", X, W)
+    h = torch.relu(pre)
+    return (pre, h), torch.einsum("rnm,rm->rn", h, A)
+
+
+def relu_grads_einsum(X, W, A, hidden, out, lam):
+    """The former formulation of :func:`relu_grads` (mask ``pre > 0``), the bmm step's oracle."""
+    pre, h = hidden
+    g_out = out / out.shape[1]
+    gA = torch.einsum("rnm,rn->rm", h, g_out) + lam[:, None] * A
+    gpre = g_out[:, :, None] * A[:, None, :] * (pre > 0)
+    gW = torch.einsum("rnm,rnd->rmd", gpre, X) + lam[:, None, None] * W
+    return gA, gW
+
+
+FORMULATIONS = {"bmm": (relu_forward, relu_grads), "einsum": (relu_forward_einsum, relu_grads_einsum)}
+
+
+def _progress(t, t_max, t0, t2, div):
+    rate = t / (time.time() - t0)
+    log(f"two-layer GD step {t}/{int(t_max)}, {int((np.isnan(t2) & ~div).sum())}/{len(t2)} replicas before t2, "
+        f"{rate:.3g} steps/s, <= {(t_max - t) / rate:.0f}s left")
+
+
+def _finished(t, t2, div, above, record, tail):
+    """Whether GD may stop after step ``t``: every live replica has reached t2 and
+    * without ``record``: no replica's training loss is ≥ ε any more (t1 is settled);
+    * with ``record`` and ``tail``: that too, ``t`` is a record step and t ≥ tail × the latest t2
+      (the curves' tail past t2 is drawn; the record steps beyond are not needed);
+    * with ``record`` and no ``tail``: ``t`` is the last record step."""
+    if np.isnan(t2[~div]).any():
+        return False
+    if record is None:
+        return not above.any()
+    if tail is None:
+        return t >= max(record)
+    last_t2 = np.max(t2[~div], initial=0.0)
+    return t in record and not above.any() and t >= tail * last_t2
+
+
+def gd_two_layer(seeds, n, m, d, nu2, lam, eta, eps, c, t_max, n_test=2000, tag=0, record=None, tail=None,
+                 grid_ratio=1.01, threads=1, dtype=torch.float64, progress_every=30.0, formulation="bmm"):
     """Full-batch GD on N(x) = Σ_j a_j σ(⟨w_j, x⟩), zero teacher, both layers with weight decay.
 
     Init a_j ~ N(0, 1/m), w_j ~ N(0, ν²/d I_d), x ~ N(0, I_d); replicas = ``seeds`` (same
     shape), ``lam`` and ``nu2`` may be per replica. t1 = last step with training loss ≥ ε
     (checked every step); t2 = first grid step with test loss ≤ c on ``n_test`` held-out inputs,
     the grid being every step up to 100 then geometric with ratio ``grid_ratio`` (t2 is exact to
-    that relative resolution). Stops when every replica has reached t2 or at ``t_max``.
+    that relative resolution). Stops when every replica has reached t2 or at ``t_max``; with
+    ``record`` at the last record step, or, given ``tail``, at the first record step past
+    ``tail`` × the latest t2 (see :func:`_finished`).
     A replica whose training or test loss stops being finite is *diverged*: it is retired
     (parameters zeroed), its t1, t2 and recorded losses are NaN and ``diverged`` marks it.
     Returns dict with t1, t2, diverged (R,), and train/test curves on ``record`` steps (if given).
     A progress line (step, replicas still running, time left) goes to the log every ``progress_every`` s.
+    ``formulation`` "einsum" runs the former formulation of the step (the oracle of the tests).
     """
     torch.set_num_threads(max(1, int(threads)))
+    forward, grads = FORMULATIONS[formulation]
     R = len(seeds)
     lam = np.broadcast_to(np.asarray(lam, float), (R,))
     nu2 = np.broadcast_to(np.asarray(nu2, float), (R,))
@@ -113,23 +181,16 @@ def gd_two_layer(seeds, n, m, d, nu2, lam, eta, eps, c, t_max, n_test=2000, tag=
     rec = set() if record is None else set(int(v) for v in record)
     t1, t2, div = np.zeros(R), np.full(R, np.nan), np.zeros(R, bool)
     curves_tr, curves_te, rec_steps = [], [], []
-
-    def test_loss():
-        out = torch.einsum("rtm,rm->rt", torch.relu(torch.einsum("rtd,rmd->rtm", Xt, W)), A)
-        return (out**2).mean(1)
+    buf, buf_test = torch.empty(R, n, m, dtype=dtype), torch.empty(R, n_test, m, dtype=dtype)
 
     t0 = last_log = time.time()
     for t in range(int(t_max) + 1):
         if time.time() - last_log > progress_every:
             last_log = time.time()
-            rate = t / (last_log - t0)
-            log(f"two-layer GD step {t}/{int(t_max)}, {int((np.isnan(t2) & ~div).sum())}/{R} replicas before t2, "
-                f"{rate:.3g} steps/s, <= {(t_max - t) / rate:.0f}s left")
-        pre = torch.einsum("rnd,rmd->rnm", X, W)
-        h = torch.relu(pre)
-        out = torch.einsum("rnm,rm->rn", h, A)
+            _progress(t, t_max, t0, t2, div)
+        hidden, out = forward(X, W, A, buf)
         train = (out**2).sum(1) / (2 * n)
-        te = test_loss() if t in checks or t in rec else None
+        te = (forward(Xt, W, A, buf_test)[1] ** 2).mean(1) if t in checks or t in rec else None
         div = _retire_diverged(div, A, W, t, train, te)
         above = (train >= eps).numpy() & ~div
         t1[above] = t
@@ -139,16 +200,11 @@ def gd_two_layer(seeds, n, m, d, nu2, lam, eta, eps, c, t_max, n_test=2000, tag=
             rec_steps.append(t)
             curves_tr.append(np.where(div, np.nan, train.numpy()))
             curves_te.append(np.where(div, np.nan, te.numpy()))
-        waiting = np.isnan(t2[~div]).any()  # a live replica has not reached t2 yet
-        done = not above.any() if record is None else t >= max(rec)
-        if done and not waiting:
+        if _finished(t, t2, div, above, None if record is None else rec, tail):
             break
-        g_out = out / n  # zero teacher: residual = out
-        gA = torch.einsum("rnm,rn->rm", h, g_out) + lam_t[:, None] * A
-        gpre = g_out[:, :, None] * A[:, None, :] * (pre > 0)
-        gW = torch.einsum("rnm,rnd->rmd", gpre, X) + lam_t[:, None, None] * W
-        A = A - eta * gA
-        W = W - eta * gW
+        gA, gW = grads(X, W, A, hidden, out, lam_t)
+        A.sub_(gA.mul_(eta))
+        W.sub_(gW.mul_(eta))
     if np.isnan(t2).any():
         t1[np.isnan(t2) & (t1 == t)] = np.nan if t >= t_max else t1[np.isnan(t2) & (t1 == t)]
     t1[div] = np.nan
