@@ -31,7 +31,7 @@ def test_generators():
 
 def test_sparse_inputs_are_int8_drawn_in_blocks(monkeypatch):
     """Block-wise int8 draws give exactly the float ±1 data of one rng.choice call, and the
-    block-wise accuracy equals the direct one."""
+    accuracy cast a tile at a time equals the direct one."""
     d, n_train, n_test, k, seed = 50, 30, 40, 3, 7
     rng = np.random.default_rng(seed)  # the generator as it was before int8 storage
     w_star = np.zeros(d)
@@ -45,6 +45,9 @@ def test_sparse_inputs_are_int8_drawn_in_blocks(monkeypatch):
     np.testing.assert_array_equal(s["y_test"], np.sign(x_ref[n_train:] @ w_star))
     w = np.random.default_rng(1).standard_normal(d)
     direct = np.mean((x_ref[n_train:] @ w) * s["y_test"] > 0)
+    assert A.test_accuracy(w, s["x_test"], s["y_test"]) == direct
+    monkeypatch.setattr(D, "TILE_ELEMENTS", 3 * 16)  # the cast in tiles of 3 rows × 16 columns
+    monkeypatch.setattr(D, "TILE_COLS", 16)
     assert A.test_accuracy(w, s["x_test"], s["y_test"]) == direct
 
 

@@ -15,7 +15,7 @@ import math
 import numpy as np
 from scipy.optimize import linprog, minimize
 
-from .data import row_blocks
+from . import data
 
 
 def fit_step(steps, train_metric, classification: bool, fit_tol: float = 1e-2) -> float:
@@ -110,8 +110,9 @@ def max_l1_margin(x: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 
 def test_accuracy(w: np.ndarray, x: np.ndarray, y: np.ndarray) -> float:
-    """Accuracy of sign(<w, x>) (ties count ½); x may be int8, cast a block of rows at a time."""
-    m = np.concatenate([x[b].astype(w.dtype) @ w for b in row_blocks(*x.shape)]) * y
+    """Accuracy of sign(<w, x>) (ties count ½); x may be int8, cast a tile at a time (``data.cast_matmul``)."""
+    buf = np.empty(min(data.TILE_ELEMENTS, x.size), dtype=w.dtype)
+    m = data.cast_matmul(w[None], x, buf, np.empty((1, x.shape[0]), dtype=w.dtype))[0] * y
     return float(np.mean((m > 0) + 0.5 * (m == 0)))
 
 
