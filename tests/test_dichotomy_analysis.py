@@ -31,7 +31,7 @@ def test_generators():
 
 def test_sparse_inputs_are_int8_drawn_in_blocks(monkeypatch):
     """Block-wise int8 draws give exactly the float ±1 data of one rng.choice call, and the
-    block-wise accuracy equals the direct one."""
+    accuracy cast a tile at a time equals the direct one."""
     d, n_train, n_test, k, seed = 50, 30, 40, 3, 7
     rng = np.random.default_rng(seed)  # the generator as it was before int8 storage
     w_star = np.zeros(d)
@@ -45,6 +45,9 @@ def test_sparse_inputs_are_int8_drawn_in_blocks(monkeypatch):
     np.testing.assert_array_equal(s["y_test"], np.sign(x_ref[n_train:] @ w_star))
     w = np.random.default_rng(1).standard_normal(d)
     direct = np.mean((x_ref[n_train:] @ w) * s["y_test"] > 0)
+    assert A.test_accuracy(w, s["x_test"], s["y_test"]) == direct
+    monkeypatch.setattr(D, "TILE_ELEMENTS", 3 * 16)  # the cast in tiles of 3 rows × 16 columns
+    monkeypatch.setattr(D, "TILE_COLS", 16)
     assert A.test_accuracy(w, s["x_test"], s["y_test"]) == direct
 
 
@@ -98,3 +101,27 @@ def test_schema_rejects_unknown_key_and_bad_value():
     c["dichotomy"]["runs"]["fig3"]["lr"] = -1.0
     with pytest.raises(ConfigError, match="fig3.lr"):
         resolve(c, ROOT / "workflow" / "schemas")
+
+
+def test_min_nuclear_norm_completion():
+    """Against the closed form of a 2 x 2 matrix with one entry missing (‖X‖* = sqrt(‖X‖_F² + 2|det X|),
+    minimised over the missing entry), exact recovery of a rank-1 matrix from enough entries, and
+    the certificate: lower <= norm <= ‖M‖* (M is feasible), gap within tol."""
+    from scipy.optimize import minimize_scalar
+
+    a, b, c = 1.0, 0.3, -0.7
+    res = A.min_nuclear_norm_completion((2, 2), np.array([[0, 0], [0, 1], [1, 0]]), [a, b, c], tol=1e-10)
+    exact = minimize_scalar(lambda x: math.sqrt(a * a + b * b + c * c + x * x + 2 * abs(a * x - b * c)),
+                            bounds=(-5, 5), method="bounded", options={"xatol": 1e-12})
+    assert res["converged"] and res["lower"] <= res["norm"] <= res["lower"] * (1 + 1e-10)
+    assert res["norm"] == pytest.approx(exact.fun, rel=1e-8)
+    assert res["X"][1, 1] == pytest.approx(exact.x, abs=1e-4)
+    m = D.rank1_matrix(12)
+    rows, cols = np.nonzero(np.random.default_rng(0).random((12, 12)) < 0.7)
+    res = A.min_nuclear_norm_completion(m.shape, np.stack([rows, cols], 1), m[rows, cols])
+    assert res["converged"] and np.abs(res["X"] - m).max() < 1e-4
+    sparse = D.matrix_completion(8, 0.3, 0)
+    res = A.min_nuclear_norm_completion((8, 8), sparse["x_train"], sparse["y_train"])
+    nuclear_m = np.linalg.svd(sparse["target"], compute_uv=False).sum()
+    assert res["converged"] and res["lower"] <= res["norm"] < nuclear_m
+    np.testing.assert_allclose(res["X"][sparse["x_train"][:, 0], sparse["x_train"][:, 1]], sparse["y_train"])

@@ -1,6 +1,7 @@
 """Study B's figure functions on small real runs: the claims join their numbers rows, and a diverged
 replica of every model family and training rule is flagged, left out of the figure and counted."""
 import math
+import re
 
 import matplotlib
 import numpy as np
@@ -220,3 +221,44 @@ def test_divergence_helpers_pass_a_clean_run_through():
     assert np.isnan(dropped["rec_x"][:, 0]).all() and (dropped["rec_x"][:, 1] == 1).all()
     assert (bad["rec_x"] == 1).all() and dropped["steps"] is bad["steps"]  # the input is left alone
     assert math.isnan(plots.ratio_row("a", math.nan, 10.0, 2.0).measured)
+
+
+# --------------------------------------------------------------------------- presentation
+def test_loss_axis_cut_where_training_stops_mattering():
+    """A loss falling 50 decades (and then to 0) is drawn on 10 decades, its curve leaving through
+    the bottom, with a legend entry saying where the axis was cut; a loss within range is not cut."""
+    from grokrepro.dichotomy import draw
+
+    s = np.arange(6.0)
+    fig, (a, b) = plt.subplots(2)
+    cut = draw.losses(a, s, [(np.array([3.0, 1e-3, 1e-20, 1e-50, 0.0, 0.0]), np.full(6, 2.0), None, "")])
+    assert cut == pytest.approx(3e-10) and a.get_ylim()[0] == pytest.approx(1.5e-10)
+    assert a.get_legend_handles_labels()[1][-1] == "axis cut at 3e-10\n(loss goes down to 1e-50, then 0)"
+    assert np.all(np.isfinite(a.lines[0].get_ydata()))  # a 0 is drawn (far below the axis), not left out
+    assert draw.losses(b, s, [(np.geomspace(1, 1e-6, 6), np.ones(6), None, "")]) is None
+    assert b.get_ylim()[0] == pytest.approx(0.5e-6) and len(b.get_legend_handles_labels()[1]) == 2
+    plt.close(fig)
+
+
+def test_figures_speak_math_and_keep_legends_off_the_curves(datasets, sane):
+    """Every Study B figure: no code names in its text (alpha=, weight_decay=, lr_k, eta_lr), and no
+    legend inside a panel (each lies beside or above its axes). Fig 3 lists the min-nuclear-norm
+    completion among its rows, at most ||M||_*."""
+    runs_, cfgs, tables = sane
+    for name in ("1a", "1b", "2", "3", "4", "scaling"):
+        fig, _ = _figure(name, runs_, cfgs, datasets)
+        fig.canvas.draw()
+        text = [t.get_text() for t in fig.findobj(matplotlib.text.Text)]
+        code = re.compile(r"(?<![\\\w])(alpha|lambda|weight_decay)=|lr_k|η_lr|[αλη]=")  # not mathtext \alpha=
+        assert not [t for t in text if code.search(t)], f"fig {name}"
+        for ax in fig.axes:
+            leg = ax.get_legend()
+            if leg is not None:
+                box, panel = leg.get_window_extent(), ax.get_window_extent()
+                inside = min(box.x1, panel.x1) - max(box.x0, panel.x0), min(box.y1, panel.y1) - max(box.y0, panel.y0)
+                assert min(inside) <= 1.0, f"fig {name}: legend over the curves"
+        plt.close(fig)
+    rows = {r.quantity: r for r in tables["3"]}
+    m = rows["nuclear_norm_min_completion"]
+    assert m.measured is None and 0 < m.theory <= rows["nuclear_norm_final"].theory * (1 + 1e-6)
+    assert rows["test_loss_min_nuclear_completion"].theory >= 0

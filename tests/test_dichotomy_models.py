@@ -2,6 +2,7 @@
 import math
 
 import numpy as np
+import pytest
 import torch
 
 from grokrepro import engine
@@ -39,7 +40,8 @@ def test_diagonal_matches_reference():
 
 def test_diagonal_metrics_on_int8_test_set_equal_float(monkeypatch):
     arr = D.sparse_linear(40, 24, 50, 3, seed=1)
-    monkeypatch.setattr(D, "BLOCK_ELEMENTS", 7 * 40)  # test outputs in 8 blocks
+    monkeypatch.setattr(D, "TILE_ELEMENTS", 7 * 16)  # the test set cast in 8 × 3 tiles of 7 rows × 16 columns
+    monkeypatch.setattr(D, "TILE_COLS", 16)
     dat = M.to_data(arr, "diagonal", "cpu", torch.float64)
     assert dat.x_test.dtype == torch.int8 and dat.x_train.dtype == torch.float64
     as_float = engine.Data(dat.x_train, dat.y_train, dat.x_test.double(), dat.y_test)
@@ -49,6 +51,32 @@ def test_diagonal_metrics_on_int8_test_set_equal_float(monkeypatch):
     got, want = model.metrics(params, dat), model.metrics(params, as_float)
     for key in ("test_loss", "test_acc"):
         torch.testing.assert_close(got[key], want[key], rtol=1e-12, atol=0)
+
+
+def _fresh_casts(w, x):
+    """The int8 outputs as computed before tiles: each block of rows cast into a fresh buffer."""
+    return torch.cat([w @ x[b].to(w.dtype).T for b in D.row_blocks(*x.shape)], -1)
+
+
+def test_int8_outputs_in_tiles_equal_fresh_casts(monkeypatch):
+    """The tiled cast (a reused buffer) against the old block-wise fresh casts: bit for bit when the
+    test set fits in one tile; to 1e-12 of the largest output (float64; 1e-5 in float32) when it is
+    split into row and column tiles; the numpy path (test_accuracy's margins) likewise."""
+    x = torch.as_tensor(D.sparse_linear(50, 1, 70, 3, seed=2)["x_test"])
+    w = torch.randn(3, 50, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    assert x.dtype == torch.int8 and x.numel() < D.TILE_ELEMENTS
+    assert torch.equal(M._outputs(w, x), _fresh_casts(w, x))
+    monkeypatch.setattr(D, "TILE_ELEMENTS", 5 * 16)  # 14 row tiles × 4 column tiles (16, 16, 16, 2)
+    monkeypatch.setattr(D, "TILE_COLS", 16)
+    for dtype, tol in ((torch.float64, 1e-12), (torch.float32, 1e-5)):
+        got, want = M._outputs(w.to(dtype), x), _fresh_casts(w.to(dtype), x)
+        assert got.dtype == dtype
+        torch.testing.assert_close(got, want, rtol=tol, atol=tol * float(want.abs().max()))
+    buf, out = np.empty(D.TILE_ELEMENTS), np.empty((1, 70))
+    got = D.cast_matmul(w[:1].numpy(), x.numpy(), buf, out)[0]
+    np.testing.assert_allclose(got, x.numpy().astype(float) @ w[0].numpy(), rtol=1e-12, atol=1e-12)
+    with pytest.raises(ValueError, match="no tile row"):
+        D.cast_matmul(w.numpy(), x.numpy(), np.empty(8), np.empty((3, 70)))
 
 
 def test_matrix_matches_reference():

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from ..engine import Data, gather_batches
-from .data import row_blocks
+from . import data as _data
 
 
 def to_data(arrays: dict, family: str, device, dtype) -> Data:
@@ -43,17 +43,21 @@ def to_data(arrays: dict, family: str, device, dtype) -> Data:
             k = int(a[0].sum())
             return i(np.nonzero(a)[1].reshape(a.shape[0], k))
         return Data(hot(arrays["x_train"]), i(arrays["y_train"]), hot(arrays["x_test"]), i(arrays["y_test"]))
-    # an int8 test set (±1 inputs, Fig 1a) stays int8 on the device: DiagonalNet.metrics casts it in blocks
+    # an int8 test set (±1 inputs, Fig 1a) stays int8 on the device: DiagonalNet.metrics casts it in tiles
     x_test = np.asarray(arrays["x_test"])
     x_test = torch.as_tensor(x_test, device=device) if x_test.dtype == np.int8 else f(x_test)
     return Data(f(arrays["x_train"]), f(arrays["y_train"]), x_test, f(arrays["y_test"]))
 
 
 def _outputs(w: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    """(R, n) outputs <w_r, x_i>; an integer x is cast to w's dtype a block of rows at a time."""
+    """(R, n) outputs <w_r, x_i>; an integer x is cast to w's dtype a tile at a time (``data.cast_matmul``;
+    on a GPU, whose allocator reuses memory and whose kernel launches cost more, in blocks of whole rows)."""
     if x.is_floating_point():
         return w @ x.T
-    return torch.cat([w @ x[b].to(w.dtype).T for b in row_blocks(*x.shape)], -1)
+    cpu = w.device.type == "cpu"
+    size = _data.TILE_ELEMENTS if cpu else max(_data.BLOCK_ELEMENTS, x.shape[1])
+    buf = torch.empty(min(size, x.numel()), dtype=w.dtype, device=w.device)
+    return _data.cast_matmul(w, x, buf, w.new_empty(w.shape[0], x.shape[0]), None if cpu else x.shape[1])
 
 
 def _acc_pm1(f: torch.Tensor, y: torch.Tensor) -> torch.Tensor:

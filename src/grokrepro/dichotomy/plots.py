@@ -9,54 +9,34 @@ import numpy as np
 
 from .. import claims, style
 from ..numbers import Row, judge
-from . import analysis, divergence
+from . import analysis, divergence, draw
+from .draw import C_L1, C_L2, C_NORM, C_NUCLEAR, C_TEST, NORM, TITLE_SIZE, tex
+
 
 def _paper(claim_id: str):
     """The paper's value of one of Study B's claims (grokrepro/claims/dichotomy.yaml)."""
     return claims.paper("dichotomy", claim_id)
 
 
-C_TRAIN, C_TEST, C_NORM, C_L2, C_L1 = style.PALETTE[:5]
-
-
-def _symlog(ax, steps):
-    ax.set_xscale("symlog", linthresh=1.0)
-    ax.set_xlim(0, max(float(np.nanmax(steps)), 1.0))
-
-
 def _rec(run, key, r):
     return run[f"rec_{key}"][:, r]
 
 
-def panel(ax_acc, ax_loss, run: dict, r: int, title: str, classification: bool = True, transition=None):
-    """Accuracy (or test/train loss for regression) above; loss and parameter norm below."""
+def _history(axes, run: dict, r: int, transition=None, predicted=None, loss_name: str = "loss"):
+    """The accuracy, loss and ‖θ‖ panels of one replica (train blue, test orange), with the
+    transition marks; the caller adds the legends (:func:`draw.legend`) when its panels are done."""
+    ax_acc, ax_loss, ax_norm = axes
     s = run["steps"]
-    if classification:
-        ax_acc.plot(s, _rec(run, "train_acc", r), color=C_TRAIN, label="train")
-        ax_acc.plot(s, _rec(run, "test_acc", r), color=C_TEST, label="test")
-        ax_acc.set_ylabel("accuracy")
-        ax_acc.set_ylim(-0.02, 1.02)
-    else:
-        ax_acc.plot(s, _rec(run, "train_loss", r), color=C_TRAIN, label="train")
-        ax_acc.plot(s, _rec(run, "test_loss", r), color=C_TEST, label="test")
-        ax_acc.set_yscale("log")
-        ax_acc.set_ylabel("loss (MSE)")
-    ax_acc.set_title(title, fontsize=9)
-    if transition is not None and math.isfinite(transition):
-        ax_acc.axvline(transition, color="grey", ls=":", lw=1)
-    _symlog(ax_acc, s)
-    ax_loss.plot(s, _rec(run, "train_loss", r), color=C_TRAIN, label="train loss")
-    if classification:
-        ax_loss.plot(s, _rec(run, "test_loss", r), color=C_TEST, label="test loss")
-    ax_loss.set_yscale("log")
-    ax_loss.set_ylabel("loss")
-    ax_loss.set_xlabel("GD step")
-    _symlog(ax_loss, s)
-    ax_n = ax_loss.twinx()
-    ax_n.plot(s, _rec(run, "param_norm", r), color=C_NORM, ls="--", label="‖θ‖")
-    ax_n.set_ylabel("‖θ‖", color=C_NORM)
-    ax_n.spines["right"].set_visible(True)
-    return ax_n
+    draw.train_test(ax_acc, s, _rec(run, "train_acc", r), _rec(run, "test_acc", r))
+    ax_acc.set_ylabel("accuracy")
+    ax_acc.set_ylim(-0.02, 1.02)
+    draw.losses(ax_loss, s, [(_rec(run, "train_loss", r), _rec(run, "test_loss", r), None, "")])
+    ax_loss.set_ylabel(loss_name)
+    ax_norm.plot(s, _rec(run, "param_norm", r), color=C_NORM)
+    ax_norm.set_ylabel(NORM)
+    for ax in axes:
+        draw.symlog(ax, s)
+        draw.marks(ax, transition, predicted, label=ax is ax_acc)
 
 
 def measure(run: dict, r: int, classification: bool, fig_cfg: dict) -> dict:
@@ -119,25 +99,21 @@ def _fig_margin(run: dict, data: dict, cfg: dict, fig_cfg: dict, misgrok: bool):
     w_t = _rec(run, "w", r)
     c2 = analysis.cosines(w_t, data["w_l2"])
     c1 = analysis.cosines(w_t, data["w_l1"])
-    style.apply()
-    fig, axes = plt.subplots(3, 1, figsize=(4.2, 6.6), sharex=True, gridspec_kw={"height_ratios": [1, 1, 0.8]})
-    title = (f"{'misgrokking' if misgrok else 'sparse linear'}: diagonal net L={cfg['depth']}, "
-             f"α={alpha:g}, λ={wd:g}, η={lr:g}")
-    axn = panel(axes[0], axes[1], run, r, title, True, tr["step"])
-    axes[0].axvline(pred, color="k", ls="--", lw=0.8, label="ln α/(ηλ)")
-    axes[0].legend(loc="center left", fontsize=7)
-    h1, l1 = axes[1].get_legend_handles_labels()
-    h2, l2 = axn.get_legend_handles_labels()
-    axes[1].legend(h1 + h2, l1 + l2, loc="lower left", fontsize=7)
     s = run["steps"]
-    axes[2].plot(s, c2, color=C_L2, label="cos(w, max-L2-margin)")
-    axes[2].plot(s, c1, color=C_L1, label="cos(w, max-L1-margin)")
-    axes[2].set_ylabel("cosine")
-    axes[2].set_xlabel("GD step")
-    axes[2].set_ylim(-0.05, 1.05)
-    axes[2].legend(fontsize=7, loc="center left")
-    _symlog(axes[2], s)
-    fig.tight_layout()
+    fig, axes = draw.column([1, 1, 0.7, 0.8])
+    kind = "misgrokking" if misgrok else "sparse linear classification"
+    axes[0].set_title(f"{kind}: diagonal net $L={cfg['depth']}$, $\\alpha={tex(alpha)}$, $\\lambda={tex(wd)}$, "
+                      f"$\\eta={tex(lr)}$", fontsize=TITLE_SIZE)
+    _history(axes[:3], run, r, tr["step"], pred, f"{cfg.get('loss', 'logistic')} loss")
+    axes[3].plot(s, c2, color=C_L2, label=r"max-$L_2$-margin $w$")
+    axes[3].plot(s, c1, color=C_L1, label=r"max-$L_1$-margin $w$")
+    axes[3].set_ylabel(r"cosine with $w(t)$")
+    axes[3].set_xlabel("GD step")
+    axes[3].set_ylim(-0.05, 1.05)
+    draw.symlog(axes[3], s)
+    draw.marks(axes[3], tr["step"], pred, label=False)
+    for ax in axes:
+        draw.legend(ax)
 
     tol = fig_cfg["ratio_tolerance"]
     fit = tr["fit"]
@@ -181,14 +157,16 @@ def _fig_margin(run: dict, data: dict, cfg: dict, fig_cfg: dict, misgrok: bool):
 
 # --------------------------------------------------------------------------- Fig 2 / 4
 def fig_modadd(runs: dict, cfgs: dict, fig_cfg: dict):
-    """runs: {'2a': run, '2b': run, '2c': run}."""
+    """runs: {'2a': run, '2b': run, '2c': run}. Three columns of the same three panels (accuracy,
+    loss, ‖θ‖); colour: the run, solid: test, dotted: train."""
     style.apply()
-    fig, axes = plt.subplots(2, 3, figsize=(11, 5.2), sharex="col")
+    fig, axes = plt.subplots(3, 3, figsize=(13, 8.6), sharex="col", layout="constrained")
+    fig.suptitle("modular addition, two-layer ReLU net, full-batch GD (solid: test, dotted: train)",
+                 fontsize=TITLE_SIZE + 1)
     # 2a: single run
     run = divergence.drop(runs["2a"])
     tr = measure(run, 0, True, fig_cfg)
-    panel(axes[0, 0], axes[1, 0], run, 0, f"(a) He init, λ={run['grid_weight_decay'][0]:g}", True, tr["step"])
-    axes[0, 0].legend(fontsize=7)
+    _modadd_column(axes[:, 0], run, {0: ""}, f"(a) He init, $\\lambda={tex(run['grid_weight_decay'][0])}$", tr["step"])
     rows = _modadd_rows("2a", run, 0, tr)
     rows.append(Row("rise_decades[2a]", rise_decades(run, 0, tr),
                     note="log10 of the steps from 10 % to 90 % of the test-accuracy rise (compare Fig 4)"))
@@ -197,38 +175,53 @@ def fig_modadd(runs: dict, cfgs: dict, fig_cfg: dict):
                     note=f"transition step / train-fit step; paper: {_paper('grokking_delay_2a')} "
                          "(agrees if >= 10, i.e. a decade apart)"))
     rows = _guarded("fig2a", runs["2a"], rows, axes[0, 0])
-    # 2b / 2c: overlays of test accuracy (solid) and train accuracy (dotted); norm below
-    for col, key, label, var in ((1, "2b", "init scale α (W₂ = 0)", "grid_alpha"),
-                                 (2, "2c", "weight decay λ", "grid_weight_decay")):
+    # 2b / 2c: one colour per replica
+    for col, key, label, var, sym in ((1, "2b", r"(b) init scale $\alpha$ ($W_2 = 0$)", "grid_alpha", r"\alpha"),
+                                      (2, "2c", r"(c) weight decay $\lambda$", "grid_weight_decay", r"\lambda")):
         run, bad = divergence.drop(runs[key]), divergence.mask(runs[key])
         trs, fits = [], []
         for r in range(len(run[var])):
-            color = style.PALETTE[r % len(style.PALETTE)]
-            s = run["steps"]
             tr = measure(run, r, True, fig_cfg)
             trs.append(tr["step"])
             fits.append(tr["fit"])
             val = run[var][r]
             replica = _modadd_rows(f"{key},{var[5:]}={val:g}", run, r, tr)
             rows += [divergence.mark(row) for row in replica] if bad[r] else replica
-            if bad[r]:
-                continue
-            axes[0, col].plot(s, _rec(run, "test_acc", r), color=color, label=f"test, {var[5:]}={val:g}")
-            axes[0, col].plot(s, _rec(run, "train_acc", r), color=color, ls=":", lw=1)
-            axes[1, col].plot(s, _rec(run, "param_norm", r), color=color)
-        axes[0, col].set_title(f"({key[-1]}) {label}; dotted: train", fontsize=9)
-        axes[0, col].legend(fontsize=7)
-        axes[0, col].set_ylim(-0.02, 1.02)
-        axes[1, col].set_yscale("log")
-        axes[1, col].set_ylabel("‖θ‖")
-        axes[1, col].set_xlabel("GD step")
-        for a in axes[:, col]:
-            _symlog(a, run["steps"])
+        drawn = {r: f"${sym}={tex(v)}$" for r, v in enumerate(run[var]) if not bad[r]}
+        _modadd_column(axes[:, col], run, drawn, label)
         rows += _modadd_order_rows(key, run, var, np.asarray(trs, float), np.asarray(fits, float), cfgs, fig_cfg, bad)
         rows += divergence.count_rows(f"fig{key}", runs[key])
         divergence.note(axes[0, col], runs[key])
-    fig.tight_layout()
     return fig, rows
+
+
+def _modadd_column(axes, run: dict, labels: dict, title: str, transition=None):
+    """One column of Fig 2: accuracy, loss and ‖θ‖ of the replicas ``labels`` (index -> legend
+    label), each in its colour, test solid and train dotted; the legend, titled, above the column."""
+    ax_acc, ax_loss, ax_norm = axes
+    s = run["steps"]
+    losses = []
+    for r, label in labels.items():
+        color = style.PALETTE[r % len(style.PALETTE)]
+        draw.train_test(ax_acc, s, _rec(run, "train_acc", r), _rec(run, "test_acc", r), color, label)
+        losses.append((_rec(run, "train_loss", r), _rec(run, "test_loss", r), color, ""))
+        ax_norm.plot(s, draw.positive(_rec(run, "param_norm", r)), color=color)
+    draw.losses(ax_loss, s, losses)
+    ax_acc.set_ylim(-0.02, 1.02)
+    ax_norm.set_yscale("log")
+    draw.plain_log_ticks(ax_norm)
+    for ax, name in zip(axes, ("accuracy", "cross-entropy loss", NORM)):
+        ax.set_ylabel(name)
+        draw.symlog(ax, s)
+        draw.marks(ax, transition, label=ax is ax_acc)
+    ax_norm.set_xlabel("GD step")
+    handles = ax_acc.get_legend_handles_labels()[0]
+    if len(labels) == 1:  # one run: its two line styles are the key
+        handles = draw.style_keys(style.PALETTE[next(iter(labels)) % len(style.PALETTE)]) + handles
+    ax_acc.legend(handles=handles, title=title, ncol=2,
+                  loc="lower left", bbox_to_anchor=(0.0, 1.02), borderaxespad=0.0, fontsize=draw.LEGEND_SIZE,
+                  title_fontsize=TITLE_SIZE, alignment="left")
+    draw.legend(ax_loss)  # only if the axis was cut (its note)
 
 
 def _modadd_order_rows(key, run, var, trs, fits, cfgs, fig_cfg, bad):
@@ -316,16 +309,18 @@ def fig_nowd(run: dict, cfg: dict, fig_cfg: dict):
 
 
 def _fig_nowd(run: dict, cfg: dict, fig_cfg: dict):
-    style.apply()
-    fig, axes = plt.subplots(2, 1, figsize=(4.2, 4.8), sharex=True)
+    fig, axes = draw.column([1, 1, 0.8])
     tr = measure(run, 0, True, fig_cfg)
-    ax_n = panel(axes[0], axes[1], run, 0, f"no weight decay, step η/L(θ), η={cfg['lr']:g}", True, tr["step"])
-    ax_n.set_yscale("log")  # the norm grows without bound
+    axes[0].set_title(rf"no weight decay, normalised GD: step $\eta/L(\theta)$, $\eta={tex(cfg['lr'])}$",
+                      fontsize=TITLE_SIZE)
+    _history(axes, run, 0, tr["step"], loss_name="cross-entropy loss")
+    axes[2].set_yscale("log")  # the norm grows without bound
+    draw.plain_log_ticks(axes[2])
+    axes[2].set_xlabel("GD step")
     for a in axes:
-        a.set_xscale("log")
+        a.set_xscale("log")  # log-log, as the paper's Fig 4
         a.set_xlim(1, run["steps"][-1])
-    axes[0].legend(fontsize=7)
-    fig.tight_layout()
+        draw.legend(a)
     rise = rise_decades(run, 0, tr)
     rows = [
         Row("train_fit_step", tr["fit"]),
@@ -362,25 +357,20 @@ def fig_matrix(run: dict, data: dict, cfg: dict, fig_cfg: dict):
 
 
 def _fig_matrix(run: dict, data: dict, cfg: dict, fig_cfg: dict):
-    style.apply()
-    fig, axes = plt.subplots(2, 1, figsize=(4.2, 4.8), sharex=True)
     tr = measure(run, 0, False, fig_cfg)
     alpha, wd, lr = run["grid_alpha"][0], run["grid_weight_decay"][0], cfg["lr"]
     pred = analysis.predicted_step(alpha, lr, wd)
-    panel(axes[0], axes[1], run, 0, f"matrix completion d={data['target'].shape[0]}, α={alpha:g}, λ={wd:g}, η={lr:g}",
-                False, tr["step"])
-    axes[0].axvline(pred, color="k", ls="--", lw=0.8, label="ln α/(ηλ)")
-    axes[0].legend(fontsize=7)
-    axes[1].plot(run["steps"], _rec(run, "nuclear_norm", 0), color=style.PALETTE[5], label="‖W‖*")
-    axes[1].legend(fontsize=7, loc="lower left")
-    fig.tight_layout()
     # kernel predictor: W stays symmetric (dW ∝ G + Gᵀ), so a test entry whose transpose is observed
     # is filled with M_ji = M_ij; every other unobserved entry stays at 0
     obs = {(int(i), int(j)) for i, j in np.asarray(data["x_train"])}
     yt = np.asarray(data["y_test"])
     mirrored = np.array([(int(j), int(i)) in obs for i, j in np.asarray(data["x_test"])])
     kernel = float(np.mean(np.where(mirrored, 0.0, yt**2)))
+    late = analysis.symmetric_min_nuclear_completion(data)
+    nuclear_m = float(np.linalg.svd(data["target"], compute_uv=False).sum())
+    fig = _draw_matrix(run, data, cfg, tr["step"], pred, kernel, late, nuclear_m)
     v, note = judge(tr["plateau"], kernel, rel_tol=0.1)
+    gap = (late["norm"] - late["lower"]) / late["norm"]
     rows = [
         ratio_row(f"alpha={alpha:g},lambda={wd:g}", tr["step"], pred, fig_cfg["ratio_tolerance"]),
         Row("transition_step", tr["step"], theory=pred,
@@ -389,11 +379,49 @@ def _fig_matrix(run: dict, data: dict, cfg: dict, fig_cfg: dict):
             note="theory: kernel predictor (symmetric W: test entries with an observed transpose are filled, "
                  "the rest stay 0); " + note),
         Row("test_loss_final", tr["final"], note="late phase: low-rank (min nuclear norm) completion"),
-        Row("nuclear_norm_final", float(_rec(run, "nuclear_norm", 0)[-1]),
-            theory=float(np.linalg.svd(data["target"], compute_uv=False).sum()),
+        Row("nuclear_norm_final", float(_rec(run, "nuclear_norm", 0)[-1]), theory=nuclear_m,
             note="theory: ||M||_* (shrunk by weight decay at finite lambda)"),
+        Row("nuclear_norm_min_completion", theory=late["norm"],
+            note="reference: min ||X||_* over X = M on the observed entries and their transposes (W = UU^T - VV^T "
+                 "is symmetric), what ||W||_* approaches as lambda -> 0; Douglas-Rachford, relative duality gap "
+                 f"{gap:.1e}{'' if late['converged'] else ' (not converged)'}; <= ||M||_* = {nuclear_m:.6g}"),
+        Row("test_loss_min_nuclear_completion", theory=late["test_mse"],
+            note="reference: test MSE of that min-nuclear-norm completion (0 if it recovers M): "
+                 "the late phase's test loss as lambda -> 0"),
     ]
     return fig, rows
+
+
+def _draw_matrix(run, data, cfg, transition, pred, kernel, late, nuclear_m):
+    """Fig 3's panels: train/test MSE with the kernel-predictor and min-nuclear-norm-completion test
+    losses; ‖W‖* and ‖θ‖ with min ‖X‖* and ‖M‖*."""
+    s = run["steps"]
+    fig, (ax_mse, ax_norm) = draw.column([1.1, 1])
+    alpha, wd = run["grid_alpha"][0], run["grid_weight_decay"][0]
+    ax_mse.set_title(f"matrix completion $d={data['target'].shape[0]}$, $\\alpha={tex(alpha)}$, "
+                     f"$\\lambda={tex(wd)}$, $\\eta={tex(cfg['lr'])}$", fontsize=TITLE_SIZE)
+    draw.losses(ax_mse, s, [(_rec(run, "train_loss", 0), _rec(run, "test_loss", 0), None, "")])
+    ax_mse.axhline(kernel, color=C_TEST, ls=":", lw=1.2, label="test, kernel predictor")
+    below = " (below the axis)" if late["test_mse"] < ax_mse.get_ylim()[0] else ""
+    ax_mse.axhline(late["test_mse"], color="k", ls=":", lw=1.2,
+                   label=f"test, min-$\\|X\\|_*$ completion\n= {late['test_mse']:.1e}{below}")
+    ax_mse.set_ylabel("MSE")
+    ax_norm.plot(s, draw.positive(_rec(run, "nuclear_norm", 0)), color=C_NUCLEAR, label=r"$\|W\|_*$")
+    ax_norm.plot(s, _rec(run, "param_norm", 0), color=C_NORM, label=NORM)
+    same = abs(late["norm"] - nuclear_m) <= 1e-4 * nuclear_m  # the completion recovers M
+    ax_norm.axhline(late["norm"], color="k", ls=":", lw=1.2, label=f"min-$\\|X\\|_*$ completion = {late['norm']:.4g}"
+                    + (r" $= \|M\|_*$" if same else ""))
+    if not same:
+        ax_norm.axhline(nuclear_m, color="0.5", ls=(0, (1, 3)), lw=1.2, label=f"$\\|M\\|_*$ = {nuclear_m:.4g}")
+    ax_norm.set_yscale("log")
+    draw.plain_log_ticks(ax_norm)
+    ax_norm.set_ylabel("norm")
+    ax_norm.set_xlabel("GD step")
+    for ax in (ax_mse, ax_norm):
+        draw.symlog(ax, s)
+        draw.marks(ax, transition, pred, label=ax is ax_mse)
+        draw.legend(ax)
+    return fig
 
 
 # --------------------------------------------------------------------------- scaling law
@@ -465,7 +493,7 @@ def fig_scaling(diag: dict, diag_cfg: dict, matrix: dict, matrix_cfg: dict, fig_
     """Measured transition against ln(α)/(η_lr·λ) (or ln(α)/λ in flow time), the collapse of the
     curves in t·λ/ln α, and the offset-corrected law t·λ = a·ln α + c, for both scaling grids."""
     style.apply()
-    fig, axes = plt.subplots(3, 2, figsize=(9, 10))
+    fig, axes = plt.subplots(3, 2, figsize=(12.5, 11), layout="constrained")
     rows, law, counts = [], [], []
     tol = fig_cfg["ratio_tolerance"]
     markers = "osD^v<>"
@@ -492,46 +520,47 @@ def fig_scaling(diag: dict, diag_cfg: dict, matrix: dict, matrix_cfg: dict, fig_
             ax_l.scatter(math.log(a), pts["t"][r] * wd, marker=markers[ia % len(markers)], color=color, zorder=3)
         xs = np.array([np.nanmin(pts["pred"]) / 3, np.nanmax(pts["pred"]) * 3]) / unit
         ax_s.plot(xs, xs, "k-", lw=0.8, label="measured = predicted")
-        ax_s.fill_between(xs, xs / tol, xs * tol, color="grey", alpha=0.2, label=f"within ×{tol:g}")
+        ax_s.fill_between(xs, xs / tol, xs * tol, color="grey", alpha=0.2, label=f"within $\\times{tol:g}$")
         ax_s.set_xscale("log")
         ax_s.set_yscale("log")
         if flow:
-            ax_s.set_xlabel("predicted flow time ln α/λ")
-            ax_s.set_ylabel("measured transition time t = Σ lr_k")
+            ax_s.set_xlabel(r"predicted flow time $\ln\alpha/\lambda$")
+            ax_s.set_ylabel(r"measured transition time $t = \Sigma_k\,\eta_k$")
         else:
-            ax_s.set_xlabel("predicted step ln α/(η_lr λ)")
+            ax_s.set_xlabel(r"predicted step $\ln\alpha/(\eta\lambda)$")
             ax_s.set_ylabel("measured transition step")
-        ax_s.set_title("diagonal net (sparse classification), constant lr" if cls
-                       else "matrix completion" + (", adaptive step (flow time)" if flow else ""), fontsize=9)
+        ax_s.set_title(r"diagonal net (sparse classification), constant step $\eta$" if cls
+                       else "matrix completion" + (r", adaptive step $\eta_k$ (flow time)" if flow else ""),
+                       fontsize=TITLE_SIZE)
         for ia, a in enumerate(alphas):
-            ax_s.scatter([], [], marker=markers[ia % len(markers)], color="grey", label=f"α={a:g}")
+            ax_s.scatter([], [], marker=markers[ia % len(markers)], color="grey", label=f"$\\alpha={tex(a)}$")
         for iw, wd in enumerate(wds):
-            ax_s.scatter([], [], marker="s", color=style.PALETTE[iw % 10], label=f"λ={wd:g}")
-        ax_s.legend(fontsize=7)
+            ax_s.scatter([], [], marker="s", color=style.PALETTE[iw % 10], label=f"$\\lambda={tex(wd)}$")
+        draw.legend(ax_s, ncol=2 if len(alphas) + len(wds) > 8 else 1)
         divergence.note(ax_s, raw)
         ax_c.set_xscale("log")
         if flow:  # the flow-time grid starts at one step of the largest alpha: nothing happens before
             ax_c.set_xlim(left=1e-3)
         ax_c.axvline(1.0, color="k", ls="--", lw=0.8)
-        ax_c.set_xlabel("rescaled time  t·λ / ln α  (t = step·η_lr" + (" or Σ lr_k)" if flow else ")"))
+        ax_c.set_xlabel(r"rescaled time $t\lambda/\ln\alpha$"
+                        + (r"  ($t = \Sigma_k\,\eta_k$)" if flow else r"  ($t = \eta\cdot$step)"))
         ax_c.set_ylabel("test accuracy" if cls else "test loss")
         if not cls:
             ax_c.set_yscale("log")
-        ax_c.set_title("collapse (colour: λ, opacity: α)", fontsize=9)
+        ax_c.set_title(r"collapse (colour: $\lambda$, opacity: $\alpha$)", fontsize=TITLE_SIZE)
         lrows, fit = law_rows(name, pts, fig_cfg["slope_tol"])
         law += [divergence.mark(row, divergence.left_out(bad)) for row in lrows] if bad.any() else lrows
         counts += divergence.count_rows(f"scaling_{name}", raw)
         la = np.log(alphas)
         xl = np.array([0.0, la.max() * 1.05])
-        ax_l.plot(xl, xl, "k-", lw=0.8, label="paper: t·λ = ln α")
+        ax_l.plot(xl, xl, "k-", lw=0.8, label=r"paper: $t\lambda = \ln\alpha$")
         if math.isfinite(fit["slope"]):
             ax_l.plot(xl, fit["slope"] * xl + fit["offset"], color=style.PALETTE[5], ls="--", lw=1,
-                      label=f"fit: {fit['slope']:.3f}·ln α {fit['offset']:+.2f}")
-        ax_l.set_xlabel("ln α")
-        ax_l.set_ylabel("transition t·λ")
-        ax_l.set_title("offset-corrected law (beyond the paper)", fontsize=9)
-        ax_l.legend(fontsize=7)
-    fig.tight_layout()
+                      label=f"fit: ${fit['slope']:.3f}\\,\\ln\\alpha {fit['offset']:+.2f}$")
+        ax_l.set_xlabel(r"$\ln\alpha$")
+        ax_l.set_ylabel(r"transition $t\lambda$")
+        ax_l.set_title("offset-corrected law (beyond the paper)", fontsize=TITLE_SIZE)
+        draw.legend(ax_l)
     return fig, rows + law + counts
 
 
