@@ -13,6 +13,9 @@ except ConfigError as err:
 
 MS = CFG["metastable"]
 RES = results_dir(CFG)  # results/ for the default preset, results/<preset> for others
+# The one software environment of every rule (used with --sdm conda; snakemake --lint asks each
+# rule to name one). Absolute, because a rule file's relative paths start at its own folder.
+CONDA_ENV = str(Path(workflow.basedir) / "environment.yml")
 
 
 def figure_outputs(study, fig):

@@ -14,6 +14,8 @@ rule scorecard:
         preset=CFG["preset"],
     log:
         f"{RES}/logs/scorecard.log",
+    conda:
+        CONDA_ENV
     script:
         "../scripts/scorecard.py"
 
@@ -31,6 +33,8 @@ rule archive:
         config=CFG,
     log:
         f"{RES}/logs/archive.log",
+    conda:
+        CONDA_ENV
     script:
         "../scripts/archive.py"
 

@@ -14,5 +14,7 @@ rule dichotomy_data:
         dataset="|".join(DB["datasets"]),
     log:
         f"{RES}/logs/dichotomy/data/{{dataset}}.log",
+    conda:
+        CONDA_ENV
     script:
         "../../scripts/dichotomy_data.py"

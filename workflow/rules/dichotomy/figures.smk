@@ -16,6 +16,8 @@ rule fig_dichotomy_1a:
         figures=DB["figures"],
     log:
         f"{RES}/logs/dichotomy/figures/1a.log",
+    conda:
+        CONDA_ENV
     script:
         "../../scripts/fig_dichotomy_1a.py"
 
@@ -32,6 +34,8 @@ rule fig_dichotomy_1b:
         figures=DB["figures"],
     log:
         f"{RES}/logs/dichotomy/figures/1b.log",
+    conda:
+        CONDA_ENV
     script:
         "../../scripts/fig_dichotomy_1b.py"
 
@@ -49,6 +53,8 @@ rule fig_dichotomy_2:
         figures=DB["figures"],
     log:
         f"{RES}/logs/dichotomy/figures/2.log",
+    conda:
+        CONDA_ENV
     script:
         "../../scripts/fig_dichotomy_2.py"
 
@@ -65,6 +71,8 @@ rule fig_dichotomy_3:
         figures=DB["figures"],
     log:
         f"{RES}/logs/dichotomy/figures/3.log",
+    conda:
+        CONDA_ENV
     script:
         "../../scripts/fig_dichotomy_3.py"
 
@@ -80,6 +88,8 @@ rule fig_dichotomy_4:
         figures=DB["figures"],
     log:
         f"{RES}/logs/dichotomy/figures/4.log",
+    conda:
+        CONDA_ENV
     script:
         "../../scripts/fig_dichotomy_4.py"
 
@@ -97,6 +107,8 @@ rule fig_dichotomy_scaling:
         figures=DB["figures"],
     log:
         f"{RES}/logs/dichotomy/figures/scaling.log",
+    conda:
+        CONDA_ENV
     script:
         "../../scripts/fig_dichotomy_scaling.py"
 

@@ -20,5 +20,7 @@ for _run, _cfg in DB["runs"].items():
             f"{RES}/logs/dichotomy/train/{_run}.log",
         benchmark:
             f"{RES}/benchmarks/dichotomy/train/{_run}.tsv"
+        conda:
+            CONDA_ENV
         script:
             "../../scripts/dichotomy_train.py"

@@ -11,6 +11,8 @@ rule fig_ridge_1:
         p=RG["fig1"]["ridge"],
     log:
         f"{RES}/logs/ridge/figures/1.log",
+    conda:
+        CONDA_ENV
     script:
         "../../scripts/fig_ridge_1.py"
 
@@ -26,6 +28,8 @@ rule fig_ridge_2:
         p={k: v for k, v in RG["fig2"].items() if k != "engine_check"},
     log:
         f"{RES}/logs/ridge/figures/2.log",
+    conda:
+        CONDA_ENV
     script:
         "../../scripts/fig_ridge_2.py"
 
@@ -40,6 +44,8 @@ rule fig_ridge_3:
         p=RG["fig3"],
     log:
         f"{RES}/logs/ridge/figures/3.log",
+    conda:
+        CONDA_ENV
     script:
         "../../scripts/fig_ridge_3.py"
 
@@ -54,6 +60,8 @@ rule fig_ridge_4:
         p=RG["fig4"],
     log:
         f"{RES}/logs/ridge/figures/4.log",
+    conda:
+        CONDA_ENV
     script:
         "../../scripts/fig_ridge_4.py"
 
@@ -68,6 +76,8 @@ rule fig_ridge_5:
         p=RG["fig5"],
     log:
         f"{RES}/logs/ridge/figures/5.log",
+    conda:
+        CONDA_ENV
     script:
         "../../scripts/fig_ridge_5.py"
 
@@ -82,6 +92,8 @@ rule fig_ridge_6:
         p=RG["fig6"],
     log:
         f"{RES}/logs/ridge/figures/6.log",
+    conda:
+        CONDA_ENV
     script:
         "../../scripts/fig_ridge_6.py"
 
@@ -97,6 +109,8 @@ rule fig_ridge_7:
         p=RG["fig7"],
     log:
         f"{RES}/logs/ridge/figures/7.log",
+    conda:
+        CONDA_ENV
     script:
         "../../scripts/fig_ridge_7.py"
 
@@ -111,6 +125,8 @@ rule fig_ridge_control:
         p=RG["control"],
     log:
         f"{RES}/logs/ridge/figures/control.log",
+    conda:
+        CONDA_ENV
     script:
         "../../scripts/fig_ridge_control.py"
 

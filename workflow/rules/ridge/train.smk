@@ -15,6 +15,8 @@ rule ridge_curves_fig1:
         f"{RES}/logs/ridge/train/curves_fig1_ridge.log",
     benchmark:
         f"{RES}/benchmarks/ridge/train/curves_fig1_ridge.tsv"
+    conda:
+        CONDA_ENV
     script:
         "../../scripts/ridge_curves_fig1.py"
 
@@ -32,6 +34,8 @@ rule ridge_two_layer_fig1:
         f"{RES}/logs/ridge/train/two_layer_fig1.log",
     benchmark:
         f"{RES}/benchmarks/ridge/train/two_layer_fig1.tsv"
+    conda:
+        CONDA_ENV
     script:
         "../../scripts/ridge_two_layer_fig1.py"
 
@@ -50,6 +54,8 @@ rule ridge_sweep_identity:
         f"{RES}/logs/ridge/train/sweep_identity.log",
     benchmark:
         f"{RES}/benchmarks/ridge/train/sweep_identity.tsv"
+    conda:
+        CONDA_ENV
     script:
         "../../scripts/ridge_sweep_identity.py"
 
@@ -67,6 +73,8 @@ rule ridge_engine_check:
         f"{RES}/logs/ridge/train/engine_check.log",
     benchmark:
         f"{RES}/benchmarks/ridge/train/engine_check.tsv"
+    conda:
+        CONDA_ENV
     script:
         "../../scripts/ridge_engine_check.py"
 
@@ -85,6 +93,8 @@ rule ridge_sweep_relu:
         f"{RES}/logs/ridge/train/sweep_relu.log",
     benchmark:
         f"{RES}/benchmarks/ridge/train/sweep_relu.tsv"
+    conda:
+        CONDA_ENV
     script:
         "../../scripts/ridge_sweep_relu.py"
 
@@ -102,6 +112,8 @@ rule ridge_two_layer_sweep:
         f"{RES}/logs/ridge/train/two_layer_sweep.log",
     benchmark:
         f"{RES}/benchmarks/ridge/train/two_layer_sweep.tsv"
+    conda:
+        CONDA_ENV
     script:
         "../../scripts/ridge_two_layer_sweep.py"
 
@@ -121,6 +133,8 @@ rule ridge_curves_accuracy:
         f"{RES}/logs/ridge/train/curves_accuracy.log",
     benchmark:
         f"{RES}/benchmarks/ridge/train/curves_accuracy.tsv"
+    conda:
+        CONDA_ENV
     script:
         "../../scripts/ridge_curves_accuracy.py"
 
@@ -139,6 +153,8 @@ rule ridge_curves_noise:
         f"{RES}/logs/ridge/train/curves_noise.log",
     benchmark:
         f"{RES}/benchmarks/ridge/train/curves_noise.tsv"
+    conda:
+        CONDA_ENV
     script:
         "../../scripts/ridge_curves_noise.py"
 
@@ -157,6 +173,8 @@ rule ridge_curves_fourier:
         f"{RES}/logs/ridge/train/curves_fourier.log",
     benchmark:
         f"{RES}/benchmarks/ridge/train/curves_fourier.tsv"
+    conda:
+        CONDA_ENV
     script:
         "../../scripts/ridge_curves_fourier.py"
 
@@ -175,6 +193,8 @@ rule ridge_sweep_fourier:
         f"{RES}/logs/ridge/train/sweep_fourier.log",
     benchmark:
         f"{RES}/benchmarks/ridge/train/sweep_fourier.tsv"
+    conda:
+        CONDA_ENV
     script:
         "../../scripts/ridge_sweep_fourier.py"
 
@@ -191,5 +211,7 @@ rule ridge_control:
         f"{RES}/logs/ridge/train/control.log",
     benchmark:
         f"{RES}/benchmarks/ridge/train/control.tsv"
+    conda:
+        CONDA_ENV
     script:
         "../../scripts/ridge_control.py"
