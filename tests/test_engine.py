@@ -22,9 +22,31 @@ def reference_batches(seed, epochs, n, b):
     return out
 
 
+class Observed:
+    """A model family seen through the engine's generic step: records, at every SGD step, the
+    minibatch indices the engine drew and each replica's minibatch loss before the step."""
+
+    def __init__(self, model, x, y):
+        self.model, self.x, self.y, self.orders, self.losses = model, x, y, [], []
+
+    def batches(self, data, idx):
+        return list(zip(self.model.batches(data, idx), idx))
+
+    def grads(self, params, batch):
+        moments, idx = batch
+        pred = torch.matmul(self.x[idx], DeepLinear.end_to_end(params).transpose(1, 2))
+        self.losses.append(0.5 * (pred - self.y[idx]).pow(2).sum(-1).mean(-1))
+        self.orders.append(idx)
+        return self.model.grads(params, moments)
+
+    def metrics(self, params, data):
+        return self.model.metrics(params, data)
+
+
 @pytest.mark.parametrize("dims", [(2, 10, 10, 2), (2, 5, 2), (3, 4, 4, 4, 2)])
 def test_engine_matches_reference_step_for_step(data, dims):
-    """R replicas with their own seeds, lr and weight decay; 100+ SGD steps; float64."""
+    """R replicas with their own seeds, lr and weight decay; 104 SGD steps; float64: the final
+    parameters and the minibatch loss of every step agree with a one-network torch loop to rounding."""
     n_in, n_out = dims[0], dims[-1]
     x, y = data.x_train[:, :1].repeat(1, n_in), data.y_train[:, :1].repeat(1, n_out)
     x = x + 0.1 * torch.arange(n_in, dtype=x.dtype)  # distinct input columns
@@ -35,14 +57,33 @@ def test_engine_matches_reference_step_for_step(data, dims):
     params = model.init(seeds, 10 ** -0.5)
     epochs = 13  # 13 * 8 = 104 steps
     res = train(model, params, d, lrs, wds, 64, seeds, max_epochs=epochs, check_every=5)
-    assert res.steps == 104 * len(seeds)
+    observed = Observed(model, x, y)
+    seen = train(observed, params, d, lrs, wds, 64, seeds, max_epochs=epochs, check_every=5)
+    assert res.steps == seen.steps == 104 * len(seeds)
+    engine_losses = torch.stack(observed.losses)  # (104, R)
     for r in range(len(seeds)):
         ref, losses = deep_linear_reference([p[r] for p in params], x, y, lrs[r], wds[r],
                                             reference_batches(seeds[r], epochs, 512, 64))
         assert len(losses) == 104
-        for a, b in zip(ref, res.params):
-            rel = ((a - b[r]).norm() / a.norm()).item()
-            assert rel < 1e-5, (r, rel)
+        np.testing.assert_allclose(engine_losses[:, r].numpy(), losses, rtol=1e-10, atol=0)
+        for a, b, c in zip(ref, res.params, seen.params):
+            assert ((a - b[r]).norm() / a.norm()).item() < 1e-10, r
+            assert ((a - c[r]).norm() / a.norm()).item() < 1e-10, r
+
+
+def test_every_epoch_draws_a_new_minibatch_order(data):
+    """The engine shuffles afresh each epoch: the same replica sees its samples in another order."""
+    model = DeepLinear((2, 4, 2))
+    seeds = [3, 4]
+    observed = Observed(model, data.x_train, data.y_train)
+    train(observed, model.init(seeds, 0.3), data, 0.01, 0.0, 64, seeds, max_epochs=3)
+    steps = 512 // 64
+    epochs = [torch.cat(observed.orders[e * steps:(e + 1) * steps], dim=1) for e in range(3)]  # (R, 512) each
+    for r in range(len(seeds)):
+        for e in range(3):
+            assert sorted(epochs[e][r].tolist()) == list(range(512))  # each epoch visits every sample once
+        assert not torch.equal(epochs[0][r], epochs[1][r])
+        assert not torch.equal(epochs[1][r], epochs[2][r])
 
 
 def test_full_batch_matches_reference(data):
@@ -79,6 +120,32 @@ def test_divergence_is_reported_not_kept(data):
     assert all(torch.isfinite(p).all() for p in res.params)  # last finite parameters kept
     assert np.isfinite(res.records["train_loss"][:, 0]).all()
     assert np.isnan(res.records["train_loss"][-1, 1])
+
+
+def test_deep_linear_divergence_with_a_huge_learning_rate_is_marked_not_raised(data):
+    """lr = 1000: layers still finite while their product overflows; the job completes, those
+    replicas are DIVERGED (no LinAlgError from an SVD of a non-finite map)."""
+    model = DeepLinear((2, 10, 10, 10, 2))
+    seeds = list(range(8))
+    lr = np.array([0.01] + [1000.0] * 7)
+    res = train(model, model.init(seeds, 0.3), data, lr, 0.0, 512, seeds, max_epochs=20,
+                record_epochs=np.arange(21))
+    assert res.status[0] == engine.BUDGET and (res.status[1:] == engine.DIVERGED).all()
+    assert all(torch.isfinite(p).all() for p in res.params)
+    assert np.isfinite(res.records["svals"][:, 0]).all() and np.isnan(res.records["svals"][-1, 1:]).all()
+
+
+def test_metrics_of_an_overflowing_product_are_nan_not_an_error():
+    model = DeepLinear((2, 3, 3, 2))
+    small = [torch.full((1, o, i), 0.1, dtype=torch.float64) for i, o in zip(model.dims[:-1], model.dims[1:])]
+    huge = [p.clone() for p in small]  # finite layers whose product is inf − inf = NaN in one column
+    huge[0][0, 0, 0], huge[0][0, 1, 0], huge[1][0, 0, :2] = 1e200, -1e200, 1e200
+    params = [torch.cat([a, b]) for a, b in zip(small, huge)]
+    d = Data(torch.randn(8, 2, dtype=torch.float64), torch.randn(8, 2, dtype=torch.float64))
+    mets = model.metrics(params, d)
+    assert all(torch.isfinite(p).all() for p in params)
+    assert torch.isfinite(mets["train_loss"][0]) and torch.isfinite(mets["svals"][0]).all()
+    assert torch.isnan(mets["train_loss"][1]) and torch.isnan(mets["svals"][1]).all()
 
 
 def test_monitor_stops_replicas_and_saves_compute(data):

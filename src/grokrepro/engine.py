@@ -5,15 +5,16 @@ on a leading replica dimension, and every replica has its own seed (initialisati
 minibatch order), learning rate and weight decay. SGD with coupled weight decay on every
 parameter (``p ← p − lr·(∇L + wd·p)``, exactly ``torch.optim.SGD(weight_decay=wd)``).
 
-Metrics are computed every ``check_every`` epochs; a monitor decides per replica when it is
-done (converged, escaped, ...). Done and diverged replicas are compacted away so they stop
-costing compute. A replica whose loss or parameters turn non-finite is marked ``DIVERGED``;
-its last finite parameters are kept and its metrics after that point are NaN.
+:func:`train` is a short loop over named steps: draw minibatches and step (``train_until``, up
+to the next check), check (full-dataset metrics), record (on the epochs of ``record_epochs``),
+retire (done and diverged replicas are compacted away so they stop costing compute) and
+checkpoint; its settings are a :class:`RunSettings`. A monitor decides per replica when it is
+done (converged, escaped, ...). A replica whose parameters or ``train_loss`` turn non-finite is
+marked ``DIVERGED``; its last finite parameters are kept and its metrics after that point are NaN.
 
-Model families implement :class:`BatchedModel`: ``init`` (parameters from per-replica seeds),
-``loss_and_grads`` (per-replica loss and gradients on per-replica minibatches), and
-``metrics`` (full-dataset diagnostics). The deep linear network lives here; other families
-live beside their study.
+Model families implement :class:`BatchedModel`: ``batches`` (the minibatches of one epoch),
+``grads`` (per-replica gradients on one minibatch) and ``metrics`` (full-dataset diagnostics).
+The deep linear network lives here; other families live beside their study.
 """
 from __future__ import annotations
 
@@ -102,7 +103,8 @@ class BatchedModel(Protocol):
         """Per-replica gradients of the mean loss on one minibatch (no weight decay)."""
 
     def metrics(self, params: Sequence[torch.Tensor], data: Data) -> dict[str, torch.Tensor]:
-        """Full-dataset diagnostics, each (R, ...); must include ``train_loss``."""
+        """Full-dataset diagnostics, each (R, ...); must include ``train_loss``, non-finite for a
+        replica the family considers diverged."""
 
 
 def gather_batches(data: Data, idx: torch.Tensor | None) -> list[tuple[torch.Tensor, torch.Tensor]]:
@@ -133,8 +135,8 @@ class DeepLinear:
         layers = [[] for _ in range(self.depth)]
         for s in seeds:
             g = torch.Generator().manual_seed(int(s))
-            for l, (din, dout) in enumerate(zip(self.dims[:-1], self.dims[1:])):
-                layers[l].append(torch.randn(dout, din, generator=g, dtype=torch.float64) * std)
+            for i, (din, dout) in enumerate(zip(self.dims[:-1], self.dims[1:])):
+                layers[i].append(torch.randn(dout, din, generator=g, dtype=torch.float64) * std)
         return [torch.stack(w).to(device=device, dtype=dtype) for w in layers]
 
     @staticmethod
@@ -173,22 +175,43 @@ class DeepLinear:
         g = torch.baddbmm(syx, w_e2e, sxx, beta=-1)
         grads = [None] * len(params)
         suffix = None  # W_L ⋯ W_{l+1}
-        for l in range(len(params) - 1, -1, -1):
+        for k in range(len(params) - 1, -1, -1):
             left = g if suffix is None else torch.bmm(suffix.transpose(1, 2), g)
-            grads[l] = left if l == 0 else torch.bmm(left, prefix[l - 1].transpose(1, 2))
-            suffix = params[l] if suffix is None else torch.bmm(suffix, params[l])
+            grads[k] = left if k == 0 else torch.bmm(left, prefix[k - 1].transpose(1, 2))
+            suffix = params[k] if suffix is None else torch.bmm(suffix, params[k])
         return grads
 
     def metrics(self, params, data: Data) -> dict[str, torch.Tensor]:
+        """Losses, singular values of the end-to-end map, effective rank, parameter norm.
+
+        A replica with any non-finite quantity (end-to-end map, a loss, the norm) gets NaN
+        singular values (the SVD is only taken of finite maps) and a NaN ``train_loss``, so the
+        engine marks it diverged.
+        """
         w = self.end_to_end(params)  # (R, q, p)
         out = {"train_loss": _mse(w, data.x_train, data.y_train)}
         if data.x_test is not None:
             out["test_loss"] = _mse(w, data.x_test, data.y_test)
-        sv = torch.linalg.svdvals(w)
+        norm = torch.sqrt(sum(p.pow(2).sum(dim=(1, 2)) for p in params))
+        finite = torch.isfinite(w.flatten(1)).all(dim=1) & torch.isfinite(norm)
+        for v in out.values():
+            finite &= torch.isfinite(v)
+        sv = _svdvals_of_finite(w, finite)
+        out["train_loss"] = torch.where(finite, out["train_loss"], torch.nan)
         out["svals"] = sv
         out["eff_rank"] = (sv > self.rank_threshold).sum(dim=1).to(sv.dtype)
-        out["param_norm"] = torch.sqrt(sum(p.pow(2).sum(dim=(1, 2)) for p in params))
+        out["param_norm"] = norm
         return out
+
+
+def _svdvals_of_finite(w: torch.Tensor, finite: torch.Tensor) -> torch.Tensor:
+    """Singular values of the ``finite`` matrices of the batch ``w``; NaN for the others."""
+    if bool(finite.all()):
+        return torch.linalg.svdvals(w)
+    sv = torch.full((w.shape[0], min(w.shape[1:])), torch.nan, dtype=w.dtype, device=w.device)
+    if bool(finite.any()):
+        sv[finite] = torch.linalg.svdvals(w[finite])
+    return sv
 
 
 _MOMENTS_CACHE: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
@@ -220,6 +243,44 @@ def log_grid(max_epochs: int, points: int) -> np.ndarray:
 
 
 Monitor = Callable[[int, dict, torch.Tensor], torch.Tensor]
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """How one :func:`train` call runs. Every field after ``batch_size`` is a keyword of :func:`train`.
+
+    ``check_every``: epochs between checks (metrics, monitor, divergence). ``record_epochs``: the
+    epochs whose metrics are kept (default 0 and ``max_epochs``); only those that fall on a check
+    are recorded, unless ``check_at_records`` adds a check at each of them. ``epoch_offset`` shifts
+    the minibatch-order stream (a run that continues an earlier one). ``progress_every``: seconds
+    between progress lines in the log (0: none), tagged ``label``. ``checkpoint``: a file the whole
+    loop state is written to after a check once ``checkpoint_every`` seconds have passed.
+    """
+
+    max_epochs: int
+    batch_size: int
+    check_every: int = 1
+    record_epochs: Sequence[int] | None = None
+    check_at_records: bool = False
+    epoch_offset: int = 0
+    progress_every: float = 30.0
+    label: str = "train"
+    checkpoint: str | Path | None = None
+    checkpoint_every: float = 600.0
+
+    def grid(self) -> np.ndarray:
+        grid = self.record_epochs if self.record_epochs is not None else [0, self.max_epochs]
+        return np.asarray(grid, dtype=int)
+
+    def next_check(self, epoch: int) -> int:
+        """The epoch of the first check after ``epoch``."""
+        end = min(epoch + self.check_every, self.max_epochs)
+        if self.check_at_records:
+            grid = self.grid()
+            upcoming = grid[grid > epoch]
+            if upcoming.size:
+                end = min(end, int(upcoming[0]))
+        return end
 
 
 def _fingerprint(model, params, data: Data, *args) -> str:
@@ -257,6 +318,20 @@ def _load_checkpoint(path, fingerprint: str) -> dict | None:
     return state
 
 
+def _nonfinite(params: Sequence[torch.Tensor]) -> torch.Tensor:
+    """(R,) mask of the replicas with a non-finite parameter."""
+    bad = torch.zeros(params[0].shape[0], dtype=torch.bool, device=params[0].device)
+    for p in params:
+        bad |= ~torch.isfinite(p.flatten(1)).all(dim=1)
+    return bad
+
+
+def _per_replica(value, r: int, like: torch.Tensor) -> torch.Tensor:
+    """A scalar or (R,) hyper-parameter as an (R,) tensor of ``like``'s device and dtype."""
+    return torch.as_tensor(np.broadcast_to(np.asarray(value, dtype=float), (r,)).copy(), device=like.device,
+                           dtype=like.dtype)
+
+
 @dataclass
 class RunResult:
     params: list[torch.Tensor]
@@ -267,172 +342,187 @@ class RunResult:
     steps: int = 0  # replica-steps actually computed
 
 
-def train(
-    model: BatchedModel,
-    params: list[torch.Tensor],
-    data: Data,
-    lr,
-    weight_decay,
-    batch_size: int,
-    seeds,
-    max_epochs: int,
-    check_every: int = 1,
-    record_epochs=None,
-    monitor: Monitor | None = None,
-    epoch_offset: int = 0,
-    progress_every: float = 30.0,
-    label: str = "train",
-    check_at_records: bool = False,
-    checkpoint: str | Path | None = None,
-    checkpoint_every: float = 600.0,
-    monitor_state: dict[str, torch.Tensor] | None = None,
-) -> RunResult:
+class _Loop:
+    """The state of one :func:`train` call and the named steps that advance it.
+
+    ``params`` holds every replica (a stopped replica's final parameters); ``active`` indexes the
+    replicas still training and ``live`` holds their current parameters, compacted.
+    """
+
+    def __init__(self, model, params, data: Data, lr, weight_decay, seeds, cfg: RunSettings,
+                 monitor: Monitor | None, monitor_state: dict | None):
+        r, n = params[0].shape[0], data.x_train.shape[0]
+        if cfg.batch_size > n:
+            raise ValueError(f"batch_size {cfg.batch_size} exceeds the {n} training samples")
+        self.model, self.data, self.cfg = model, data, cfg
+        self.monitor, self.monitor_state = monitor, monitor_state or {}
+        self.seeds = torch.as_tensor(np.asarray(seeds, dtype=np.int64), device=params[0].device)
+        self.lr, self.wd = _per_replica(lr, r, params[0]), _per_replica(weight_decay, r, params[0])
+        self.grid = cfg.grid()
+        self.grid_row = {int(e): i for i, e in enumerate(self.grid)}
+        self.params = [p.clone() for p in params]
+        self.status, self.stop_epoch = np.full(r, RUNNING), np.full(r, cfg.max_epochs)
+        self.records: dict[str, np.ndarray] = {}
+        self.active = torch.arange(r, device=params[0].device)
+        self.live = [p[self.active] for p in self.params]
+        self.epoch = self.steps = 0
+        self.fingerprint = _fingerprint(model, self.params, data, self.lr, self.wd, self.seeds, cfg.max_epochs,
+                                        cfg.check_every, self.grid, cfg.batch_size, cfg.epoch_offset,
+                                        cfg.check_at_records) if cfg.checkpoint else ""
+        self.started = self.last_log = self.last_checkpoint = time.time()
+
+    @property
+    def running(self) -> bool:
+        return self.epoch < self.cfg.max_epochs and self.active.numel() > 0
+
+    # ---- draw minibatches, step
+    def draw_batches(self, epoch: int) -> Sequence:
+        """The minibatches of one epoch of the active replicas."""
+        n = self.data.x_train.shape[0]
+        idx = None if self.cfg.batch_size == n else minibatch_indices(
+            self.seeds[self.active], self.cfg.epoch_offset + epoch, n, self.cfg.batch_size)
+        return self.model.batches(self.data, idx)
+
+    def train_until(self, end: int) -> None:
+        """SGD with coupled weight decay, ``p ← p·(1 − lr·wd) − lr·∇L``, up to epoch ``end``."""
+        column = (-1, *([1] * (self.live[0].dim() - 1)))
+        lr = self.lr[self.active].view(column)
+        decay = 1 - lr * self.wd[self.active].view(column)
+        with torch.no_grad():
+            for epoch in range(self.epoch, end):
+                batches = self.draw_batches(epoch)
+                for batch in batches:
+                    for p, g in zip(self.live, self.model.grads(self.live, batch)):
+                        p.mul_(decay).sub_(lr * g)
+                self.steps += len(batches) * self.active.numel()
+        self.epoch = end
+
+    # ---- check, record, retire
+    def check(self) -> None:
+        """Metrics of the active replicas; record them; retire the diverged and those the monitor calls done."""
+        with torch.no_grad():
+            mets = self.model.metrics(self.live, self.data)
+        bad = ~torch.isfinite(mets["train_loss"]) | _nonfinite(self.live)
+        self.record(mets, bad)
+        done = self.monitor(self.epoch, mets, self.active) if self.monitor else torch.zeros_like(bad)
+        done = done.to(bad.device) & ~bad
+        self.retire(bad | done, np.where(bad.cpu().numpy(), DIVERGED, DONE))
+
+    def record(self, mets: dict[str, torch.Tensor], bad: torch.Tensor) -> None:
+        row = self.grid_row.get(self.epoch)
+        if row is None:
+            return
+        idx, bad = self.active.cpu().numpy(), bad.cpu().numpy()
+        for k, v in mets.items():
+            if k not in self.records:
+                self.records[k] = np.full((len(self.grid), len(self.status), *v.shape[1:]), np.nan)
+            vals = v.detach().cpu().numpy().astype(float)
+            vals[bad] = np.nan
+            self.records[k][row, idx] = vals
+
+    def retire(self, mask: torch.Tensor, codes) -> None:
+        """Stop the masked active replicas now: keep their parameters, set their status (``codes``)."""
+        if not mask.any():
+            return
+        m = mask.cpu().numpy()
+        gone = self.active[mask]
+        self.status[gone.cpu().numpy()] = np.broadcast_to(codes, m.shape)[m]
+        self.stop_epoch[gone.cpu().numpy()] = self.epoch
+        for p, lp in zip(self.params, self.live):
+            p[gone] = lp[mask]
+        self.active = self.active[~mask]
+        self.live = [lp[~mask] for lp in self.live]
+
+    def retire_nonfinite(self, last_good: list[torch.Tensor]) -> None:
+        """Replicas that blew up since the last check: back to their last finite parameters, DIVERGED."""
+        bad = _nonfinite(self.live)
+        if bad.any():
+            for lp, good in zip(self.live, last_good):
+                lp[bad] = good[bad]
+            self.retire(bad, DIVERGED)
+
+    # ---- checkpoint, progress, result
+    def store_live(self) -> None:
+        for p, lp in zip(self.params, self.live):
+            p[self.active] = lp
+
+    def checkpoint_if_due(self) -> None:
+        cfg = self.cfg
+        if not cfg.checkpoint or time.time() - self.last_checkpoint < cfg.checkpoint_every or not self.active.numel():
+            return
+        self.store_live()
+        _save_checkpoint(cfg.checkpoint, {
+            "fingerprint": self.fingerprint, "epoch": self.epoch, "steps_done": self.steps,
+            "params": [p.cpu() for p in self.params], "active": self.active.cpu(),
+            "status": torch.from_numpy(self.status.copy()), "stop_epoch": torch.from_numpy(self.stop_epoch.copy()),
+            "records": {k: torch.from_numpy(v) for k, v in self.records.items()},
+            "monitor_state": {k: v.cpu() for k, v in self.monitor_state.items()}})
+        self.last_checkpoint = time.time()
+
+    def resume(self) -> bool:
+        """Continue from the checkpoint of this very run, if there is one."""
+        state = _load_checkpoint(self.cfg.checkpoint, self.fingerprint) if self.cfg.checkpoint else None
+        if state is None:
+            return False
+        self.epoch, self.steps = state["epoch"], state["steps_done"]
+        for p, saved in zip(self.params, state["params"]):
+            p.copy_(saved)
+        self.active = state["active"].to(self.active.device)
+        self.live = [p[self.active] for p in self.params]
+        self.status[:], self.stop_epoch[:] = state["status"].numpy(), state["stop_epoch"].numpy()
+        self.records = {k: v.numpy().copy() for k, v in state["records"].items()}
+        for k, v in self.monitor_state.items():
+            v.copy_(state["monitor_state"][k])
+        log(f"[{self.cfg.label}] resumed from checkpoint {self.cfg.checkpoint} at epoch {self.epoch}")
+        return True
+
+    def log_if_due(self) -> None:
+        now, cfg = time.time(), self.cfg
+        if not cfg.progress_every or now - self.last_log <= cfg.progress_every:
+            return
+        rate = self.epoch / (now - self.started)
+        log(f"[{cfg.label}] epoch {self.epoch}/{cfg.max_epochs}, {self.active.numel()}/{len(self.status)} replicas "
+            f"running, {self.steps / (now - self.started):.3g} replica-steps/s, "
+            f"<= {(cfg.max_epochs - self.epoch) / max(rate, 1e-9):.0f}s left")
+        self.last_log = now
+
+    def result(self) -> RunResult:
+        self.store_live()
+        self.status[self.active.cpu().numpy()] = BUDGET if self.epoch >= self.cfg.max_epochs else RUNNING
+        if self.cfg.checkpoint:
+            Path(self.cfg.checkpoint).unlink(missing_ok=True)
+        return RunResult(params=self.params, status=self.status, stop_epoch=self.stop_epoch,
+                         record_epochs=self.grid, records=self.records, steps=self.steps)
+
+
+def train(model: BatchedModel, params: list[torch.Tensor], data: Data, lr, weight_decay, batch_size: int, seeds,
+          max_epochs: int, *, monitor: Monitor | None = None, monitor_state: dict[str, torch.Tensor] | None = None,
+          **settings) -> RunResult:
     """Train all replicas with minibatch SGD for up to ``max_epochs`` epochs.
 
-    ``lr`` and ``weight_decay`` are scalars or (R,) arrays. ``monitor(epoch, metrics, idx)``
-    is called after every check with the metrics of the active replicas (``idx`` their
-    indices) and returns a bool mask of the ones that are done. ``epoch_offset`` shifts the
-    minibatch-order stream (used when a run continues from an earlier one).
-    ``check_at_records=True`` adds a check at every epoch of ``record_epochs`` (otherwise only
-    record epochs that fall on a check, i.e. multiples of ``check_every``, are recorded).
+    ``lr`` and ``weight_decay`` are scalars or (R,) arrays; ``seeds`` (R,) the minibatch-order seeds.
+    ``settings`` are the remaining fields of :class:`RunSettings`. ``monitor(epoch, metrics, idx)``
+    is called after every check with the metrics of the active replicas (``idx`` their indices)
+    and returns a bool mask of the ones that are done.
 
-    ``checkpoint``: a file to which the whole loop state (parameters, active replicas, records,
-    statuses and the tensors of ``monitor_state``, the monitor's own state) is written atomically
-    after a check once ``checkpoint_every`` seconds have passed since the last one. A call that
-    finds a checkpoint of the same run (same model, data, initial parameters and arguments)
+    ``checkpoint``: the whole loop state (parameters, active replicas, records, statuses and the
+    tensors of ``monitor_state``, the monitor's own state) is written there atomically. A call
+    that finds a checkpoint of the same run (same model, data, initial parameters and arguments)
     continues from it and gives exactly the result of an uninterrupted call; the file is removed
     when the call returns.
     """
     torch.set_flush_denormal(True)
-    device, dtype = params[0].device, params[0].dtype
-    r = params[0].shape[0]
-    seeds_t = torch.as_tensor(np.asarray(seeds, dtype=np.int64), device=device)
-    lr_t = torch.as_tensor(np.broadcast_to(np.asarray(lr, dtype=float), (r,)).copy(), device=device, dtype=dtype)
-    wd_t = torch.as_tensor(np.broadcast_to(np.asarray(weight_decay, dtype=float), (r,)).copy(), device=device, dtype=dtype)
-    n = data.x_train.shape[0]
-    if batch_size > n:
-        raise ValueError(f"batch_size {batch_size} exceeds the {n} training samples")
-    full_batch = batch_size == n
-    record_epochs = np.asarray(record_epochs if record_epochs is not None else [0, max_epochs], dtype=int)
-    record_set = {int(e): i for i, e in enumerate(record_epochs)}
-    records: dict[str, np.ndarray] = {}
-
-    params = [p.clone() for p in params]
-    status = np.full(r, RUNNING)
-    stop_epoch = np.full(r, max_epochs)
-    active = torch.arange(r, device=device)
-    act_params = [p[active] for p in params]
-    steps_done = 0
-    t0 = last_log = time.time()
-
-    def shape(t):
-        return t.view(-1, *([1] * (act_params[0].dim() - 1)))
-
-    def check(epoch: int):
-        nonlocal active, act_params
-        with torch.no_grad():
-            mets = model.metrics(act_params, data)
-        bad = ~torch.isfinite(mets["train_loss"])
-        for p in act_params:
-            bad |= ~torch.isfinite(p.flatten(1)).all(dim=1)
-        if epoch in record_set:
-            i = record_set[epoch]
-            idx_np = active.cpu().numpy()
-            for k, v in mets.items():
-                if k not in records:
-                    records[k] = np.full((len(record_epochs), r, *v.shape[1:]), np.nan)
-                vals = v.detach().cpu().numpy().astype(float)
-                vals[bad.cpu().numpy()] = np.nan
-                records[k][i, idx_np] = vals
-        done = monitor(epoch, mets, active) if monitor is not None else torch.zeros_like(bad)
-        done = done.to(device) & ~bad
-        finished = bad | done
-        if finished.any():
-            fin_idx = active[finished].cpu().numpy()
-            status[active[bad].cpu().numpy()] = DIVERGED
-            status[active[done].cpu().numpy()] = DONE
-            stop_epoch[fin_idx] = epoch
-            keep = ~finished
-            for p, ap in zip(params, act_params):
-                p[active[finished]] = ap[finished]
-            active = active[keep]
-            act_params = [ap[keep] for ap in act_params]
-        return mets
-
-    fingerprint = _fingerprint(model, params, data, lr_t, wd_t, seeds_t, max_epochs, check_every, record_epochs,
-                               batch_size, epoch_offset, check_at_records) if checkpoint else ""
-    state = _load_checkpoint(checkpoint, fingerprint) if checkpoint else None
-    if state is not None:
-        epoch, steps_done = state["epoch"], state["steps_done"]
-        for p, saved in zip(params, state["params"]):
-            p.copy_(saved)
-        active = state["active"].to(device)
-        act_params = [p[active] for p in params]
-        status[:], stop_epoch[:] = state["status"].numpy(), state["stop_epoch"].numpy()
-        records = {k: v.numpy().copy() for k, v in state["records"].items()}
-        for k, v in (monitor_state or {}).items():
-            v.copy_(state["monitor_state"][k])
-        log(f"[{label}] resumed from checkpoint {checkpoint} at epoch {epoch}")
-    else:
-        check(0)
-        epoch = 0
-    last_good = [p.clone() for p in act_params]
-    last_ckpt = time.time()
-    while epoch < max_epochs and active.numel():
-        chunk = min(check_every, max_epochs - epoch)
-        if check_at_records:
-            upcoming = record_epochs[record_epochs > epoch]
-            if upcoming.size:
-                chunk = min(chunk, int(upcoming[0]) - epoch)
-        lr_a, wd_a, seeds_a = shape(lr_t[active]), shape(wd_t[active]), seeds_t[active]
-        decay = 1 - lr_a * wd_a
-        with torch.no_grad():
-            for e in range(epoch, epoch + chunk):
-                idx = None if full_batch else minibatch_indices(seeds_a, epoch_offset + e, n, batch_size)
-                batches = model.batches(data, idx)
-                for batch in batches:
-                    for p, g in zip(act_params, model.grads(act_params, batch)):
-                        p.mul_(decay).sub_(lr_a * g)
-                steps_done += len(batches) * active.numel()
-        epoch += chunk
-        # restore last finite params for replicas that blow up before the next check
-        nonfinite = torch.zeros(active.numel(), dtype=torch.bool, device=device)
-        for p in act_params:
-            nonfinite |= ~torch.isfinite(p.flatten(1)).all(dim=1)
-        if nonfinite.any():
-            for p, lg in zip(act_params, last_good):
-                p[nonfinite] = lg[nonfinite]
-            status[active[nonfinite].cpu().numpy()] = DIVERGED
-            stop_epoch[active[nonfinite].cpu().numpy()] = epoch
-            keep = ~nonfinite
-            for p, ap in zip(params, act_params):
-                p[active[nonfinite]] = ap[nonfinite]
-            active = active[keep]
-            act_params = [ap[keep] for ap in act_params]
-            if not active.numel():
-                break
-        check(epoch)
-        last_good = [p.clone() for p in act_params]
-        now = time.time()
-        if checkpoint and now - last_ckpt >= checkpoint_every and active.numel():
-            for p, ap in zip(params, act_params):
-                p[active] = ap
-            _save_checkpoint(checkpoint, {
-                "fingerprint": fingerprint, "epoch": epoch, "steps_done": steps_done,
-                "params": [p.cpu() for p in params], "active": active.cpu(),
-                "status": torch.from_numpy(status.copy()), "stop_epoch": torch.from_numpy(stop_epoch.copy()),
-                "records": {k: torch.from_numpy(v) for k, v in records.items()},
-                "monitor_state": {k: v.cpu() for k, v in (monitor_state or {}).items()}})
-            last_ckpt = now
-        if progress_every and now - last_log > progress_every:
-            rate = epoch / (now - t0)
-            log(f"[{label}] epoch {epoch}/{max_epochs}, {active.numel()}/{r} replicas running, "
-                f"{steps_done / (now - t0):.3g} replica-steps/s, <= {(max_epochs - epoch) / max(rate, 1e-9):.0f}s left")
-            last_log = now
-    for p, ap in zip(params, act_params):
-        p[active] = ap
-    status[active.cpu().numpy()] = np.where(epoch >= max_epochs, BUDGET, RUNNING)
-    if checkpoint:
-        Path(checkpoint).unlink(missing_ok=True)
-    return RunResult(params=params, status=status, stop_epoch=stop_epoch, record_epochs=record_epochs,
-                     records=records, steps=steps_done)
+    loop = _Loop(model, params, data, lr, weight_decay, seeds, RunSettings(max_epochs, batch_size, **settings),
+                 monitor, monitor_state)
+    if not loop.resume():
+        loop.check()
+    while loop.running:
+        last_good = [p.clone() for p in loop.live]
+        loop.train_until(loop.cfg.next_check(loop.epoch))  # draw minibatches, step
+        loop.retire_nonfinite(last_good)
+        if not loop.active.numel():
+            break
+        loop.check()  # metrics, record, retire the done and the diverged
+        loop.checkpoint_if_due()
+        loop.log_if_due()
+    return loop.result()
