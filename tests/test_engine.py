@@ -2,6 +2,7 @@
 import numpy as np
 import pytest
 import torch
+from scipy import stats
 
 from grokrepro import engine
 from grokrepro.engine import Data, DeepLinear, minibatch_indices, train
@@ -109,6 +110,123 @@ def test_replica_is_independent_of_its_batch(data):
     p0 = minibatch_indices(torch.tensor([11, 12]), 0, 512, 64)
     assert not torch.equal(p0[:, 0], p0[:, 1])
     assert sorted(p0[:, 0].flatten().tolist()) == list(range(512))
+
+
+def test_minibatch_order_is_uniform_over_samples():
+    """Chi-square: over 4000 seeds, every position of an epoch's order holds each sample equally often."""
+    for n in (16, 100):
+        perm = engine.epoch_permutations(np.arange(4000), 5, n).numpy()
+        for pos in range(n):
+            counts = np.bincount(perm[:, pos], minlength=n)
+            assert stats.chisquare(counts).pvalue > 1e-4, (n, pos)
+
+
+def _joint_pvalue(a, b, n):
+    """Chi-square p-value of independence of two uniform sample indices (a, b) in [0, n)."""
+    return stats.chisquare(np.bincount(a * n + b, minlength=n * n)).pvalue
+
+
+def test_minibatch_orders_are_independent_across_seeds_and_epochs():
+    n, seeds = 16, np.arange(0, 8000, 2)
+    first = lambda s, e: engine.epoch_permutations(s, e, n).numpy()[:, :2]  # noqa: E731
+    a = first(seeds, 0)
+    for other in (first(seeds + 1, 0), first(seeds ^ 1024, 0), first(seeds, 1)):  # neighbour seed, one bit, next epoch
+        for i in range(2):
+            assert _joint_pvalue(a[:, i], other[:, i], n) > 1e-4
+    # within one order: the second sample is uniform over the n - 1 others
+    assert stats.chisquare(np.bincount((a[:, 1] - a[:, 0]) % n, minlength=n)[1:]).pvalue > 1e-4
+
+
+def test_a_replicas_order_is_the_same_alone_or_in_any_batch():
+    seeds = np.array([7, 123456789, 3, 2**40 + 5, 42])
+    together = minibatch_indices(seeds, 11, 300, 32)
+    for r, s in enumerate(seeds):
+        assert torch.equal(together[:, r], minibatch_indices(seeds[[r]], 11, 300, 32)[:, 0])
+        assert torch.equal(together[:, r], minibatch_indices(np.array([1, s, 2]), 11, 300, 32)[:, 1])
+
+
+def _reference_order(seed, epoch, n):
+    """The definition in plain Python integers: SplitMix64 stream key, lowbias32 sample hashes, sort."""
+    m64, m32 = 2**64 - 1, 2**32 - 1
+
+    def mix(z):
+        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & m64
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & m64
+        return z ^ (z >> 31)
+
+    key = mix((seed * 0x9E3779B97F4A7C15 + epoch * 0xD1B54A32D192ED03 + 0x632BE59BD9B4E019) & m64)
+    b = (n - 1).bit_length()
+    hashes = []
+    for i in range(n):
+        x = (((i + 1) * 0x9E3779B9 + (key & m32)) & m32) ^ (key >> 32)
+        x ^= x >> 16
+        x = (x * 0x7FEB352D) & m32
+        x ^= x >> 15
+        x = (x * 0x846CA68B) & m32
+        hashes.append(x ^ (x >> 16))
+    return sorted(range(n), key=lambda i: (hashes[i] >> (b + 1), i))
+
+
+def test_minibatch_order_matches_its_definition_on_every_code_path():
+    seeds = np.array([0, 1, 42, 2**50 + 3])
+    perm = engine.epoch_permutations(seeds, 9, 300)
+    for r, s in enumerate(seeds):
+        assert perm[r].tolist() == _reference_order(int(s), 9, 300)
+    keys = engine.stream_keys(seeds, 9)
+    for n in (300, 5000):  # int32 and int64 packing; the torch code (used on GPUs) run on the CPU
+        assert np.array_equal(engine._sample_keys_torch(keys, n, "cpu").numpy(), engine._sample_keys_np(keys, n))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device visible to torch")
+def test_minibatch_orders_on_cuda_equal_cpu():
+    seeds = np.arange(64) + 42
+    for n in (512, 5000):
+        assert torch.equal(engine.epoch_permutations(seeds, 3, n, "cuda").cpu(), engine.epoch_permutations(seeds, 3, n))
+
+
+def _many_replicas_against_reference(data, compile):
+    """40 replicas (the replicas-last step) with their own lr/wd; replicas 0, 17, 39 against the torch loop."""
+    model = DeepLinear((2, 10, 10, 2))
+    seeds = np.arange(40) + 100
+    lrs, wds = np.linspace(0.02, 0.1, 40), np.linspace(0.0, 0.3, 40)
+    params = model.init(seeds, 10 ** -0.5)
+    res = train(model, params, data, lrs, wds, 64, seeds, max_epochs=4, compile=compile)
+    for r in (0, 17, 39):
+        ref, _ = deep_linear_reference([p[r] for p in params], data.x_train, data.y_train, lrs[r], wds[r],
+                                       reference_batches(int(seeds[r]), 4, 512, 64))
+        for a, b in zip(ref, res.params):
+            assert ((a - b[r]).norm() / a.norm()).item() < 1e-10, r
+    return res
+
+
+def test_replicas_last_step_matches_reference(data):
+    assert engine.REPLICAS_LAST_MIN <= 40
+    _many_replicas_against_reference(data, compile=False)
+
+
+def test_compiled_step_matches_reference(data):
+    res = _many_replicas_against_reference(data, compile=True)
+    if engine._COMPILED.get(engine.deep_linear_epoch_replicas_last) is False:
+        pytest.skip("torch.compile does not work here (the run fell back to eager, checked above)")
+    assert res.status.tolist() == [engine.BUDGET] * 40
+
+
+def test_a_failing_compiler_falls_back_to_eager(data, monkeypatch, capsys):
+    def broken(fn, **kw):
+        def call(*args):
+            raise RuntimeError("no C compiler found")
+        return call
+
+    monkeypatch.setattr(engine, "_COMPILED", {})
+    monkeypatch.setattr(torch, "compile", broken)
+    model = DeepLinear((2, 6, 2))
+    seeds = np.arange(40)
+    params = model.init(seeds, 0.3)
+    compiled = train(model, params, data, 0.05, 0.1, 64, seeds, max_epochs=3, compile=True)
+    assert "torch.compile of deep_linear_epoch_replicas_last failed" in capsys.readouterr().err
+    eager = train(model, params, data, 0.05, 0.1, 64, seeds, max_epochs=3, compile=False)
+    for a, b in zip(compiled.params, eager.params):
+        assert torch.equal(a, b)
 
 
 def test_divergence_is_reported_not_kept(data):

@@ -13,8 +13,13 @@ done (converged, escaped, ...). A replica whose parameters or ``train_loss`` tur
 marked ``DIVERGED``; its last finite parameters are kept and its metrics after that point are NaN.
 
 Model families implement :class:`BatchedModel`: ``batches`` (the minibatches of one epoch),
-``grads`` (per-replica gradients on one minibatch) and ``metrics`` (full-dataset diagnostics).
-The deep linear network lives here; other families live beside their study.
+``grads`` (per-replica gradients on one minibatch) and ``metrics`` (full-dataset diagnostics);
+the generic :class:`GradStepper` applies the gradients. A family may bring a fused stepper of its
+own: the deep linear network (which lives here; other families live beside their study) steps a
+whole epoch from minibatch second moments (:func:`deep_linear_epoch`), optionally compiled.
+
+Minibatch orders are a pure function of (replica seed, epoch), drawn for all replicas at once
+(:func:`epoch_permutations`).
 """
 from __future__ import annotations
 
@@ -48,37 +53,95 @@ def resolve_dtype(name: str) -> torch.dtype:
     return {"float32": torch.float32, "float64": torch.float64}[name]
 
 
-def _stream_seed(seed: int, epoch: int) -> int:
-    """A 63-bit seed for (replica seed, epoch): SplitMix64 of the pair."""
-    z = (int(seed) * 0x9E3779B97F4A7C15 + int(epoch) * 0xD1B54A32D192ED03 + 0x632BE59BD9B4E019) & (2**64 - 1)
-    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & (2**64 - 1)
-    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & (2**64 - 1)
-    return (z ^ (z >> 31)) >> 1
+# Minibatch orders: in each epoch every sample of a replica gets a sort key, a hash of (replica
+# seed, epoch, sample) only; the epoch's order is the samples sorted by key. SplitMix64 mixes
+# (seed, epoch) into a 64-bit stream key (k_lo, k_hi); a sample's key is lowbias32 of
+# ((i + 1)·φ₃₂ + k_lo) ⊕ k_hi, a bijection of i, so the keys of one row are distinct 32-bit words.
+# 32-bit arithmetic vectorises on CPUs (NumPy there); torch does the same in int64 elsewhere.
+_PHI, _EPOCH_STRIDE, _SALT = 0x9E3779B97F4A7C15, 0xD1B54A32D192ED03, 0x632BE59BD9B4E019
+_MIX1, _MIX2 = 0xBF58476D1CE4E5B9, 0x94D049BB133111EB
+_PHI32, _LOWBIAS1, _LOWBIAS2 = 0x9E3779B9, 0x7FEB352D, 0x846CA68B
+_M32, _M64 = 2**32 - 1, 2**64 - 1
 
 
-_GEN = torch.Generator()
+def _mix64(z: np.ndarray) -> np.ndarray:
+    """SplitMix64's finaliser on uint64 arrays (a bijection of 64-bit words)."""
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(_MIX1)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(_MIX2)
+    return z ^ (z >> np.uint64(31))
 
 
-def epoch_permutations(seeds: torch.Tensor, epoch: int, n: int) -> torch.Tensor:
-    """(R, n) sample order of each replica in one epoch, a pure function of (seed, epoch).
+def stream_keys(seeds, epoch: int) -> np.ndarray:
+    """(R,) uint64 key of each replica's stream in ``epoch``: mix(seed·φ + epoch·c₁ + c₂)."""
+    seeds = np.asarray(seeds, dtype=np.int64).astype(np.uint64)
+    return _mix64(seeds * np.uint64(_PHI) + np.uint64((int(epoch) * _EPOCH_STRIDE + _SALT) & _M64))
 
-    A replica's minibatch order therefore does not depend on which other replicas share its
-    batch (a replica trained alone or inside any batch sees the same data), nor on how a run
-    is split into calls (``epoch_offset``).
+
+def _sample_keys_np(keys: np.ndarray, n: int) -> np.ndarray:
+    lo, hi = (keys & np.uint64(_M32)).astype(np.uint32), (keys >> np.uint64(32)).astype(np.uint32)
+    x = (np.arange(1, n + 1, dtype=np.uint32) * np.uint32(_PHI32) + lo[:, None]) ^ hi[:, None]
+    x ^= x >> np.uint32(16)
+    x *= np.uint32(_LOWBIAS1)
+    x ^= x >> np.uint32(15)
+    x *= np.uint32(_LOWBIAS2)
+    return x ^ (x >> np.uint32(16))
+
+
+def _sample_keys_torch(keys: np.ndarray, n: int, device) -> torch.Tensor:
+    """:func:`_sample_keys_np` in int64 tensors holding 32-bit words (products masked to 32 bits)."""
+    k = torch.as_tensor(keys.view(np.int64), device=device)
+    lo, hi = k & _M32, (k >> 32) & _M32
+    x = (((torch.arange(1, n + 1, device=device) * _PHI32 + lo[:, None]) & _M32) ^ hi[:, None])
+    x ^= x >> 16
+    x = (x * _LOWBIAS1) & _M32
+    x ^= x >> 15
+    x = (x * _LOWBIAS2) & _M32
+    return x ^ (x >> 16)
+
+
+def _packed_keys(keys: np.ndarray, n: int, device: torch.device) -> tuple:
+    """(R, n) sort keys and b (n ≤ 2ᵇ): a sample's hash, then its index i in the low b bits. In int32
+    (sorts twice as fast) with the hash's top 31 − b bits while b ≤ 12, else in int64 with all 32.
+    Distinct within a row, so every sort gives the same order; samples whose kept hash bits tie
+    (22 bits for n = 512: a pair ties with probability 2⁻²²) stay in index order."""
+    b = max(1, (n - 1).bit_length())
+    drop = b + 1 if b <= 12 else 0
+    if device.type == "cpu":
+        h = _sample_keys_np(keys, n)
+        if drop:
+            return ((h >> np.uint32(drop)) << np.uint32(b)).astype(np.int32) | np.arange(n, dtype=np.int32), b
+        return (h.astype(np.int64) << b) | np.arange(n), b
+    h = _sample_keys_torch(keys, n, device)
+    i = torch.arange(n, device=device)
+    return (((h >> drop) << b) | i).to(torch.int32 if drop else torch.int64), b
+
+
+def epoch_permutations(seeds, epoch: int, n: int, device=None) -> torch.Tensor:
+    """(R, n) sample order of each replica in one epoch: its samples sorted by their stream keys.
+
+    A pure function of (seed, epoch), computed for all replicas at once: a replica's minibatch
+    order does not depend on which other replicas share its batch (alone or inside any batch it
+    sees the same data), on the device, nor on how a run is split into calls (``epoch_offset``).
     """
-    perms = []
-    for s in seeds.tolist():
-        _GEN.manual_seed(_stream_seed(s, epoch))
-        perms.append(torch.randperm(n, generator=_GEN))
-    return torch.stack(perms).to(seeds.device)
+    if isinstance(seeds, torch.Tensor):
+        device = seeds.device if device is None else device
+        seeds = seeds.cpu().numpy()
+    device = torch.device("cpu" if device is None else device)
+    keys, b = _packed_keys(stream_keys(seeds, epoch), n, device)
+    order = np.sort(keys, axis=1) if device.type == "cpu" else torch.sort(keys, dim=1).values
+    order &= (1 << b) - 1
+    return (torch.from_numpy(order) if device.type == "cpu" else order).long()
 
 
-def minibatch_indices(seeds: torch.Tensor, epoch: int, n: int, batch_size: int) -> torch.Tensor:
-    """(steps, R, B) indices of every minibatch of one epoch; an epoch is ⌊n/B⌋ steps."""
+def minibatch_indices(seeds, epoch: int, n: int, batch_size: int, device=None) -> torch.Tensor:
+    """(steps, R, B) indices of every minibatch of one epoch; an epoch is ⌊n/B⌋ steps.
+
+    ``seeds``: (R,) tensor (the result lands on its device) or array (on ``device``, default CPU)."""
     steps = n // batch_size
     if batch_size >= n:
-        return torch.arange(n, device=seeds.device).expand(1, seeds.numel(), n)
-    perm = epoch_permutations(seeds, epoch, n)[:, : steps * batch_size]
+        dev = seeds.device if isinstance(seeds, torch.Tensor) else device
+        return torch.arange(n, device=dev).expand(1, len(seeds), n)
+    perm = epoch_permutations(seeds, epoch, n, device)[:, : steps * batch_size]
     return perm.reshape(-1, steps, batch_size).transpose(0, 1)
 
 
@@ -105,6 +168,29 @@ class BatchedModel(Protocol):
     def metrics(self, params: Sequence[torch.Tensor], data: Data) -> dict[str, torch.Tensor]:
         """Full-dataset diagnostics, each (R, ...); must include ``train_loss``, non-finite for a
         replica the family considers diverged."""
+
+
+class GradStepper:
+    """The generic SGD step: the family's gradients on each minibatch, applied in place.
+
+    A family may offer a faster ``stepper(params, lr, decay, compiled)`` of its own with the same
+    ``epoch``/``result`` methods (see :class:`DeepLinear`); ``lr`` and ``decay`` = 1 − lr·wd are (R,).
+    """
+
+    def __init__(self, model: BatchedModel, params: list[torch.Tensor], lr: torch.Tensor, decay: torch.Tensor):
+        column = (-1, *([1] * (params[0].dim() - 1)))
+        self.model, self.params, self.lr, self.decay = model, params, lr.view(column), decay.view(column)
+
+    def epoch(self, data: Data, idx: torch.Tensor | None) -> int:
+        """One epoch of SGD on the minibatches ``idx`` (steps, R, B) or full batch; returns the steps."""
+        batches = self.model.batches(data, idx)
+        for batch in batches:
+            for p, g in zip(self.params, self.model.grads(self.params, batch)):
+                p.mul_(self.decay).sub_(self.lr * g)
+        return len(batches)
+
+    def result(self) -> list[torch.Tensor]:
+        return self.params
 
 
 def gather_batches(data: Data, idx: torch.Tensor | None) -> list[tuple[torch.Tensor, torch.Tensor]]:
@@ -164,22 +250,23 @@ class DeepLinear:
         return list(zip(sxx, syx))
 
     def grads(self, params, batch):
-        """∇_{W_l} of ½ tr(W Sxx Wᵀ) − tr(W Sxy): S_lᵀ (W Sxx − Syx) P_{l−1}ᵀ."""
+        """∇_{W_l} of ½ tr(W Sxx Wᵀ) − tr(W Sxy): backpropagation of G = W Sxx − Syx through the chain,
+        ∇_{W_l} = D_l P_{l−1}ᵀ with D_L = G, D_{l−1} = W_lᵀ D_l and P_l = W_l ⋯ W_1 (P_0 = I)."""
         sxx, syx = batch
         prefix = [params[0]]
         for w in params[1:]:
             prefix.append(torch.bmm(w, prefix[-1]))
-        w_e2e = prefix[-1]
-        if sxx.shape[0] != w_e2e.shape[0]:
-            sxx, syx = sxx.expand(w_e2e.shape[0], -1, -1), syx.expand(w_e2e.shape[0], -1, -1)
-        g = torch.baddbmm(syx, w_e2e, sxx, beta=-1)
+        r = prefix[-1].shape[0]
+        back = torch.baddbmm(syx.expand(r, -1, -1), prefix[-1], sxx.expand(r, -1, -1), beta=-1)
         grads = [None] * len(params)
-        suffix = None  # W_L ⋯ W_{l+1}
-        for k in range(len(params) - 1, -1, -1):
-            left = g if suffix is None else torch.bmm(suffix.transpose(1, 2), g)
-            grads[k] = left if k == 0 else torch.bmm(left, prefix[k - 1].transpose(1, 2))
-            suffix = params[k] if suffix is None else torch.bmm(suffix, params[k])
+        for k in range(len(params) - 1, 0, -1):
+            grads[k] = torch.bmm(back, prefix[k - 1].transpose(1, 2))
+            back = torch.bmm(params[k].transpose(1, 2), back)
+        grads[0] = back
         return grads
+
+    def stepper(self, params, lr, decay, compiled: bool = False) -> "DeepLinearStepper":
+        return DeepLinearStepper(params, lr, decay, compiled)
 
     def metrics(self, params, data: Data) -> dict[str, torch.Tensor]:
         """Losses, singular values of the end-to-end map, effective rank, parameter norm.
@@ -214,6 +301,115 @@ def _svdvals_of_finite(w: torch.Tensor, finite: torch.Tensor) -> torch.Tensor:
     return sv
 
 
+def minibatch_moments(z: torch.Tensor, idx: torch.Tensor | None, lr: torch.Tensor) -> torch.Tensor:
+    """(steps, R, p·p + q·p): lr times each minibatch's mean of the per-sample moments ``z`` (N, ·)."""
+    if idx is None:
+        return z.mean(0) * lr[None, :, None]
+    steps, r, b = idx.shape
+    return z.index_select(0, idx.reshape(-1)).view(steps, r, b, -1).mean(2) * lr[:, None]
+
+
+def deep_linear_epoch(ws: list[torch.Tensor], m: torch.Tensor, decay: torch.Tensor) -> list[torch.Tensor]:
+    """One epoch of SGD with weight decay for deep linear nets, replicas first (few ops: small R).
+
+    ``ws``: layers (R, out, in); ``m``: (steps, R, p·p + q·p) lr-scaled minibatch moments Sxx, Syx
+    (:func:`minibatch_moments`); ``decay``: (R,) 1 − lr·wd. Per step: forward P_l = W_l P_{l−1}
+    (P_0 = I), D = lr·(Syx − P_L Sxx), then backward W_l ← decay·W_l + D_l P_{l−1}ᵀ with D_L = D,
+    D_{l−1} = W_lᵀ D_l (the old W_l). That is ``W_l ← W_l − lr·(∇_{W_l} L + wd·W_l)``, and no
+    product is formed that the step does not use.
+    """
+    p, q, decay = ws[0].shape[2], ws[-1].shape[1], decay[:, None, None]
+    for s in range(m.shape[0]):
+        sxx, syx = m[s, :, : p * p].unflatten(1, (p, p)), m[s, :, p * p :].unflatten(1, (q, p))
+        prefix = [ws[0]]
+        for w in ws[1:]:
+            prefix.append(torch.bmm(w, prefix[-1]))
+        back = torch.baddbmm(syx, prefix[-1], sxx, alpha=-1)
+        new = [None] * len(ws)
+        for k in range(len(ws) - 1, 0, -1):
+            new[k] = torch.baddbmm(ws[k] * decay, back, prefix[k - 1].transpose(1, 2))
+            back = torch.bmm(ws[k].transpose(1, 2), back)
+        new[0] = torch.addcmul(back, decay, ws[0])
+        ws = new
+    return ws
+
+
+def _mm(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """(i, j, R) @ (j, k, R) → (i, k, R) as a broadcast sum: R small products, replicas innermost."""
+    return (a.unsqueeze(2) * b).sum(1)
+
+
+def deep_linear_epoch_replicas_last(ws: list[torch.Tensor], m: torch.Tensor, decay: torch.Tensor) -> list[torch.Tensor]:
+    """:func:`deep_linear_epoch` with replicas on the last axis (``ws`` (out, in, R), ``m``
+    (p·p + q·p, steps, R)) and products as broadcast sums: faster for many replicas, and the
+    form ``torch.compile`` turns into a few loops over R."""
+    p, q = ws[0].shape[1], ws[-1].shape[0]
+    for s in range(m.shape[1]):
+        sxx, syx = m[: p * p, s].unflatten(0, (p, p)), m[p * p :, s].unflatten(0, (q, p))
+        prefix = [ws[0]]
+        for w in ws[1:]:
+            prefix.append(_mm(w, prefix[-1]))
+        back = syx - _mm(prefix[-1], sxx)
+        new = [None] * len(ws)
+        for k in range(len(ws) - 1, 0, -1):
+            new[k] = torch.addcmul(_mm(back, prefix[k - 1].transpose(0, 1)), decay, ws[k])
+            back = _mm(ws[k].transpose(0, 1), back)
+        new[0] = torch.addcmul(back, decay, ws[0])
+        ws = new
+    return ws
+
+
+_COMPILED: dict = {}  # eager function -> its torch.compile'd version, or False once compiling failed
+
+
+def call_compiled(fn, *args, replica_axes=()):
+    """``fn(*args)`` through ``torch.compile``; the eager ``fn`` when compiling is not possible here
+    (no C compiler, no backend, ...). ``replica_axes``: (tensor, axis) pairs whose size is the number
+    of replicas, compiled as a symbolic size so that one compilation serves every R ≥ 2."""
+    if _COMPILED.get(fn) is not False:
+        try:
+            if fn not in _COMPILED:
+                _COMPILED[fn] = torch.compile(fn, dynamic=False)
+            for t, axis in replica_axes:
+                if t.shape[axis] >= 2:
+                    torch._dynamo.mark_dynamic(t, axis)
+            return _COMPILED[fn](*args)
+        except Exception as err:  # noqa: BLE001 -- any failure to compile means: run eagerly
+            first = (str(err).strip().splitlines() or [""])[0][:200]
+            log(f"torch.compile of {fn.__name__} failed ({type(err).__name__}: {first}); running it eagerly")
+            _COMPILED[fn] = False
+    return fn(*args)
+
+
+REPLICAS_LAST_MIN = 32  # from this many replicas the eager step uses the replicas-last broadcast form
+
+
+class DeepLinearStepper:
+    """SGD for :class:`DeepLinear`: :func:`deep_linear_epoch` for few replicas, else (and whenever
+    compiled) :func:`deep_linear_epoch_replicas_last` with the layers held replicas-last."""
+
+    def __init__(self, params, lr: torch.Tensor, decay: torch.Tensor, compiled: bool = False):
+        self.compiled, self.lr, self.decay = compiled, lr, decay
+        self.last = compiled or params[0].shape[0] >= REPLICAS_LAST_MIN
+        self.ws = [p.permute(1, 2, 0).contiguous() for p in params] if self.last else params
+
+    def epoch(self, data: Data, idx: torch.Tensor | None) -> int:
+        m = minibatch_moments(_per_sample_moments(data), idx, self.lr)
+        if not self.last:
+            self.ws = deep_linear_epoch(self.ws, m, self.decay)
+            return m.shape[0]
+        m = m.permute(2, 0, 1).contiguous()
+        if self.compiled:
+            axes = [(w, 2) for w in self.ws] + [(m, 2), (self.decay, 0)]
+            self.ws = call_compiled(deep_linear_epoch_replicas_last, self.ws, m, self.decay, replica_axes=axes)
+        else:
+            self.ws = deep_linear_epoch_replicas_last(self.ws, m, self.decay)
+        return m.shape[1]
+
+    def result(self) -> list[torch.Tensor]:
+        return [w.permute(2, 0, 1).contiguous() for w in self.ws] if self.last else self.ws
+
+
 _MOMENTS_CACHE: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
 
 
@@ -245,6 +441,9 @@ def log_grid(max_epochs: int, points: int) -> np.ndarray:
 Monitor = Callable[[int, dict, torch.Tensor], torch.Tensor]
 
 
+COMPILE_MIN_STEPS = 3 * 10**7  # replica-steps budget of a call from which RunSettings(compile=None) compiles
+
+
 @dataclass(frozen=True)
 class RunSettings:
     """How one :func:`train` call runs. Every field after ``batch_size`` is a keyword of :func:`train`.
@@ -255,6 +454,9 @@ class RunSettings:
     the minibatch-order stream (a run that continues an earlier one). ``progress_every``: seconds
     between progress lines in the log (0: none), tagged ``label``. ``checkpoint``: a file the whole
     loop state is written to after a check once ``checkpoint_every`` seconds have passed.
+    ``compile``: run a family's fused step through ``torch.compile`` (falls back to eager where
+    that fails); None: only when the call may take ≥ :data:`COMPILE_MIN_STEPS` replica-steps, as
+    compiling costs seconds to a minute once per process.
     """
 
     max_epochs: int
@@ -267,10 +469,17 @@ class RunSettings:
     label: str = "train"
     checkpoint: str | Path | None = None
     checkpoint_every: float = 600.0
+    compile: bool | None = None
 
     def grid(self) -> np.ndarray:
         grid = self.record_epochs if self.record_epochs is not None else [0, self.max_epochs]
         return np.asarray(grid, dtype=int)
+
+    def compiled(self, replicas: int, n_train: int) -> bool:
+        """Whether a call on ``replicas`` replicas and ``n_train`` samples runs compiled."""
+        if self.compile is not None:
+            return bool(self.compile)
+        return replicas * self.max_epochs * max(n_train // self.batch_size, 1) >= COMPILE_MIN_STEPS
 
     def next_check(self, epoch: int) -> int:
         """The epoch of the first check after ``epoch``."""
@@ -356,7 +565,8 @@ class _Loop:
             raise ValueError(f"batch_size {cfg.batch_size} exceeds the {n} training samples")
         self.model, self.data, self.cfg = model, data, cfg
         self.monitor, self.monitor_state = monitor, monitor_state or {}
-        self.seeds = torch.as_tensor(np.asarray(seeds, dtype=np.int64), device=params[0].device)
+        self.seeds = np.broadcast_to(np.asarray(seeds, dtype=np.int64), (r,)).copy()
+        self.compiled = cfg.compiled(r, n)
         self.lr, self.wd = _per_replica(lr, r, params[0]), _per_replica(weight_decay, r, params[0])
         self.grid = cfg.grid()
         self.grid_row = {int(e): i for i, e in enumerate(self.grid)}
@@ -368,7 +578,7 @@ class _Loop:
         self.epoch = self.steps = 0
         self.fingerprint = _fingerprint(model, self.params, data, self.lr, self.wd, self.seeds, cfg.max_epochs,
                                         cfg.check_every, self.grid, cfg.batch_size, cfg.epoch_offset,
-                                        cfg.check_at_records) if cfg.checkpoint else ""
+                                        cfg.check_at_records, self.compiled) if cfg.checkpoint else ""
         self.started = self.last_log = self.last_checkpoint = time.time()
 
     @property
@@ -376,25 +586,29 @@ class _Loop:
         return self.epoch < self.cfg.max_epochs and self.active.numel() > 0
 
     # ---- draw minibatches, step
-    def draw_batches(self, epoch: int) -> Sequence:
-        """The minibatches of one epoch of the active replicas."""
+    def draw_orders(self, seeds: np.ndarray, epoch: int) -> torch.Tensor | None:
+        """(steps, R, B) minibatch indices of the active replicas in one epoch (None: full batch)."""
         n = self.data.x_train.shape[0]
-        idx = None if self.cfg.batch_size == n else minibatch_indices(
-            self.seeds[self.active], self.cfg.epoch_offset + epoch, n, self.cfg.batch_size)
-        return self.model.batches(self.data, idx)
+        if self.cfg.batch_size == n:
+            return None
+        return minibatch_indices(seeds, self.cfg.epoch_offset + epoch, n, self.cfg.batch_size, self.active.device)
+
+    def stepper(self):
+        """The family's own stepper if it has one, else the generic :class:`GradStepper`."""
+        lr = self.lr[self.active]
+        decay = 1 - lr * self.wd[self.active]
+        if hasattr(self.model, "stepper"):
+            return self.model.stepper(self.live, lr, decay, compiled=self.compiled)
+        return GradStepper(self.model, self.live, lr, decay)
 
     def train_until(self, end: int) -> None:
         """SGD with coupled weight decay, ``p ← p·(1 − lr·wd) − lr·∇L``, up to epoch ``end``."""
-        column = (-1, *([1] * (self.live[0].dim() - 1)))
-        lr = self.lr[self.active].view(column)
-        decay = 1 - lr * self.wd[self.active].view(column)
+        seeds = self.seeds[self.active.cpu().numpy()]
         with torch.no_grad():
+            stepper = self.stepper()
             for epoch in range(self.epoch, end):
-                batches = self.draw_batches(epoch)
-                for batch in batches:
-                    for p, g in zip(self.live, self.model.grads(self.live, batch)):
-                        p.mul_(decay).sub_(lr * g)
-                self.steps += len(batches) * self.active.numel()
+                self.steps += stepper.epoch(self.data, self.draw_orders(seeds, epoch)) * len(seeds)
+            self.live = stepper.result()
         self.epoch = end
 
     # ---- check, record, retire
