@@ -25,6 +25,7 @@ rule archive:
         figures=all_figures(),
         scorecard=rules.scorecard.output.table,
         summary=rules.scorecard.output.summary,
+        summary_md=rules.scorecard.output.summary_md,
         scorecard_meta=rules.scorecard.output.meta,
         **script_inputs("archive"),
     output:

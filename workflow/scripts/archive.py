@@ -16,7 +16,8 @@ def member(path) -> str:
 
 
 inputs = snakemake.input
-files = {member(f): f for f in list(inputs.figures) + [inputs.scorecard, inputs.summary, inputs.scorecard_meta]
+files = {member(f): f for f in list(inputs.figures) + [inputs.scorecard, inputs.summary, inputs.summary_md,
+                                                                   inputs.scorecard_meta]
          + list(getattr(inputs, "results", []))}
 for report in (results / "report.html", results / "report.zip"):
     if report.exists():  # built by `snakemake --report <results>/report.html` beforehand
