@@ -5,15 +5,21 @@ on a leading replica dimension, and every replica has its own seed (initialisati
 minibatch order), learning rate and weight decay. SGD with coupled weight decay on every
 parameter (``p ← p − lr·(∇L + wd·p)``, exactly ``torch.optim.SGD(weight_decay=wd)``).
 
-Metrics are computed every ``check_every`` epochs; a monitor decides per replica when it is
-done (converged, escaped, ...). Done and diverged replicas are compacted away so they stop
-costing compute. A replica whose loss or parameters turn non-finite is marked ``DIVERGED``;
-its last finite parameters are kept and its metrics after that point are NaN.
+:func:`train` is a short loop over named steps: draw minibatches and step (``train_until``, up
+to the next check), check (full-dataset metrics), record (on the epochs of ``record_epochs``),
+retire (done and diverged replicas are compacted away so they stop costing compute) and
+checkpoint; its settings are a :class:`RunSettings`. A monitor decides per replica when it is
+done (converged, escaped, ...). A replica whose parameters or ``train_loss`` turn non-finite is
+marked ``DIVERGED``; its last finite parameters are kept and its metrics after that point are NaN.
 
-Model families implement :class:`BatchedModel`: ``init`` (parameters from per-replica seeds),
-``loss_and_grads`` (per-replica loss and gradients on per-replica minibatches), and
-``metrics`` (full-dataset diagnostics). The deep linear network lives here; other families
-live beside their study.
+Model families implement :class:`BatchedModel`: ``batches`` (the minibatches of one epoch),
+``grads`` (per-replica gradients on one minibatch) and ``metrics`` (full-dataset diagnostics);
+the generic :class:`GradStepper` applies the gradients. A family may bring a fused stepper of its
+own: the deep linear network (which lives here; other families live beside their study) steps a
+whole epoch from minibatch second moments (:func:`deep_linear_epoch`), optionally compiled.
+
+Minibatch orders are a pure function of (replica seed, epoch), drawn for all replicas at once
+(:func:`epoch_permutations`).
 """
 from __future__ import annotations
 
@@ -21,6 +27,7 @@ import hashlib
 import math
 import os
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Protocol, Sequence
@@ -47,37 +54,95 @@ def resolve_dtype(name: str) -> torch.dtype:
     return {"float32": torch.float32, "float64": torch.float64}[name]
 
 
-def _stream_seed(seed: int, epoch: int) -> int:
-    """A 63-bit seed for (replica seed, epoch): SplitMix64 of the pair."""
-    z = (int(seed) * 0x9E3779B97F4A7C15 + int(epoch) * 0xD1B54A32D192ED03 + 0x632BE59BD9B4E019) & (2**64 - 1)
-    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & (2**64 - 1)
-    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & (2**64 - 1)
-    return (z ^ (z >> 31)) >> 1
+# Minibatch orders: in each epoch every sample of a replica gets a sort key, a hash of (replica
+# seed, epoch, sample) only; the epoch's order is the samples sorted by key. SplitMix64 mixes
+# (seed, epoch) into a 64-bit stream key (k_lo, k_hi); a sample's key is lowbias32 of
+# ((i + 1)·φ₃₂ + k_lo) ⊕ k_hi, a bijection of i, so the keys of one row are distinct 32-bit words.
+# 32-bit arithmetic vectorises on CPUs (NumPy there); torch does the same in int64 elsewhere.
+_PHI, _EPOCH_STRIDE, _SALT = 0x9E3779B97F4A7C15, 0xD1B54A32D192ED03, 0x632BE59BD9B4E019
+_MIX1, _MIX2 = 0xBF58476D1CE4E5B9, 0x94D049BB133111EB
+_PHI32, _LOWBIAS1, _LOWBIAS2 = 0x9E3779B9, 0x7FEB352D, 0x846CA68B
+_M32, _M64 = 2**32 - 1, 2**64 - 1
 
 
-_GEN = torch.Generator()
+def _mix64(z: np.ndarray) -> np.ndarray:
+    """SplitMix64's finaliser on uint64 arrays (a bijection of 64-bit words)."""
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(_MIX1)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(_MIX2)
+    return z ^ (z >> np.uint64(31))
 
 
-def epoch_permutations(seeds: torch.Tensor, epoch: int, n: int) -> torch.Tensor:
-    """(R, n) sample order of each replica in one epoch, a pure function of (seed, epoch).
+def stream_keys(seeds, epoch: int) -> np.ndarray:
+    """(R,) uint64 key of each replica's stream in ``epoch``: mix(seed·φ + epoch·c₁ + c₂)."""
+    seeds = np.asarray(seeds, dtype=np.int64).astype(np.uint64)
+    return _mix64(seeds * np.uint64(_PHI) + np.uint64((int(epoch) * _EPOCH_STRIDE + _SALT) & _M64))
 
-    A replica's minibatch order therefore does not depend on which other replicas share its
-    batch (a replica trained alone or inside any batch sees the same data), nor on how a run
-    is split into calls (``epoch_offset``).
+
+def _sample_keys_np(keys: np.ndarray, n: int) -> np.ndarray:
+    lo, hi = (keys & np.uint64(_M32)).astype(np.uint32), (keys >> np.uint64(32)).astype(np.uint32)
+    x = (np.arange(1, n + 1, dtype=np.uint32) * np.uint32(_PHI32) + lo[:, None]) ^ hi[:, None]
+    x ^= x >> np.uint32(16)
+    x *= np.uint32(_LOWBIAS1)
+    x ^= x >> np.uint32(15)
+    x *= np.uint32(_LOWBIAS2)
+    return x ^ (x >> np.uint32(16))
+
+
+def _sample_keys_torch(keys: np.ndarray, n: int, device) -> torch.Tensor:
+    """:func:`_sample_keys_np` in int64 tensors holding 32-bit words (products masked to 32 bits)."""
+    k = torch.as_tensor(keys.view(np.int64), device=device)
+    lo, hi = k & _M32, (k >> 32) & _M32
+    x = (((torch.arange(1, n + 1, device=device) * _PHI32 + lo[:, None]) & _M32) ^ hi[:, None])
+    x ^= x >> 16
+    x = (x * _LOWBIAS1) & _M32
+    x ^= x >> 15
+    x = (x * _LOWBIAS2) & _M32
+    return x ^ (x >> 16)
+
+
+def _packed_keys(keys: np.ndarray, n: int, device: torch.device) -> tuple:
+    """(R, n) sort keys and b (n ≤ 2ᵇ): a sample's hash, then its index i in the low b bits. In int32
+    (sorts twice as fast) with the hash's top 31 − b bits while b ≤ 12, else in int64 with all 32.
+    Distinct within a row, so every sort gives the same order; samples whose kept hash bits tie
+    (22 bits for n = 512: a pair ties with probability 2⁻²²) stay in index order."""
+    b = max(1, (n - 1).bit_length())
+    drop = b + 1 if b <= 12 else 0
+    if device.type == "cpu":
+        h = _sample_keys_np(keys, n)
+        if drop:
+            return ((h >> np.uint32(drop)) << np.uint32(b)).astype(np.int32) | np.arange(n, dtype=np.int32), b
+        return (h.astype(np.int64) << b) | np.arange(n), b
+    h = _sample_keys_torch(keys, n, device)
+    i = torch.arange(n, device=device)
+    return (((h >> drop) << b) | i).to(torch.int32 if drop else torch.int64), b
+
+
+def epoch_permutations(seeds, epoch: int, n: int, device=None) -> torch.Tensor:
+    """(R, n) sample order of each replica in one epoch: its samples sorted by their stream keys.
+
+    A pure function of (seed, epoch), computed for all replicas at once: a replica's minibatch
+    order does not depend on which other replicas share its batch (alone or inside any batch it
+    sees the same data), on the device, nor on how a run is split into calls (``epoch_offset``).
     """
-    perms = []
-    for s in seeds.tolist():
-        _GEN.manual_seed(_stream_seed(s, epoch))
-        perms.append(torch.randperm(n, generator=_GEN))
-    return torch.stack(perms).to(seeds.device)
+    if isinstance(seeds, torch.Tensor):
+        device = seeds.device if device is None else device
+        seeds = seeds.cpu().numpy()
+    device = torch.device("cpu" if device is None else device)
+    keys, b = _packed_keys(stream_keys(seeds, epoch), n, device)
+    order = np.sort(keys, axis=1) if device.type == "cpu" else torch.sort(keys, dim=1).values
+    order &= (1 << b) - 1
+    return (torch.from_numpy(order) if device.type == "cpu" else order).long()
 
 
-def minibatch_indices(seeds: torch.Tensor, epoch: int, n: int, batch_size: int) -> torch.Tensor:
-    """(steps, R, B) indices of every minibatch of one epoch; an epoch is ⌊n/B⌋ steps."""
+def minibatch_indices(seeds, epoch: int, n: int, batch_size: int, device=None) -> torch.Tensor:
+    """(steps, R, B) indices of every minibatch of one epoch; an epoch is ⌊n/B⌋ steps.
+
+    ``seeds``: (R,) tensor (the result lands on its device) or array (on ``device``, default CPU)."""
     steps = n // batch_size
     if batch_size >= n:
-        return torch.arange(n, device=seeds.device).expand(1, seeds.numel(), n)
-    perm = epoch_permutations(seeds, epoch, n)[:, : steps * batch_size]
+        dev = seeds.device if isinstance(seeds, torch.Tensor) else device
+        return torch.arange(n, device=dev).expand(1, len(seeds), n)
+    perm = epoch_permutations(seeds, epoch, n, device)[:, : steps * batch_size]
     return perm.reshape(-1, steps, batch_size).transpose(0, 1)
 
 
@@ -102,7 +167,31 @@ class BatchedModel(Protocol):
         """Per-replica gradients of the mean loss on one minibatch (no weight decay)."""
 
     def metrics(self, params: Sequence[torch.Tensor], data: Data) -> dict[str, torch.Tensor]:
-        """Full-dataset diagnostics, each (R, ...); must include ``train_loss``."""
+        """Full-dataset diagnostics, each (R, ...); must include ``train_loss``, non-finite for a
+        replica the family considers diverged."""
+
+
+class GradStepper:
+    """The generic SGD step: the family's gradients on each minibatch, applied in place.
+
+    A family may offer a faster ``stepper(params, lr, decay, compiled)`` of its own with the same
+    ``epoch``/``result`` methods (see :class:`DeepLinear`); ``lr`` and ``decay`` = 1 − lr·wd are (R,).
+    """
+
+    def __init__(self, model: BatchedModel, params: list[torch.Tensor], lr: torch.Tensor, decay: torch.Tensor):
+        column = (-1, *([1] * (params[0].dim() - 1)))
+        self.model, self.params, self.lr, self.decay = model, params, lr.view(column), decay.view(column)
+
+    def epoch(self, data: Data, idx: torch.Tensor | None) -> int:
+        """One epoch of SGD on the minibatches ``idx`` (steps, R, B) or full batch; returns the steps."""
+        batches = self.model.batches(data, idx)
+        for batch in batches:
+            for p, g in zip(self.params, self.model.grads(self.params, batch)):
+                p.mul_(self.decay).sub_(self.lr * g)
+        return len(batches)
+
+    def result(self) -> list[torch.Tensor]:
+        return self.params
 
 
 def gather_batches(data: Data, idx: torch.Tensor | None) -> list[tuple[torch.Tensor, torch.Tensor]]:
@@ -133,8 +222,8 @@ class DeepLinear:
         layers = [[] for _ in range(self.depth)]
         for s in seeds:
             g = torch.Generator().manual_seed(int(s))
-            for l, (din, dout) in enumerate(zip(self.dims[:-1], self.dims[1:])):
-                layers[l].append(torch.randn(dout, din, generator=g, dtype=torch.float64) * std)
+            for i, (din, dout) in enumerate(zip(self.dims[:-1], self.dims[1:])):
+                layers[i].append(torch.randn(dout, din, generator=g, dtype=torch.float64) * std)
         return [torch.stack(w).to(device=device, dtype=dtype) for w in layers]
 
     @staticmethod
@@ -162,33 +251,173 @@ class DeepLinear:
         return list(zip(sxx, syx))
 
     def grads(self, params, batch):
-        """∇_{W_l} of ½ tr(W Sxx Wᵀ) − tr(W Sxy): S_lᵀ (W Sxx − Syx) P_{l−1}ᵀ."""
+        """∇_{W_l} of ½ tr(W Sxx Wᵀ) − tr(W Sxy): backpropagation of G = W Sxx − Syx through the chain,
+        ∇_{W_l} = D_l P_{l−1}ᵀ with D_L = G, D_{l−1} = W_lᵀ D_l and P_l = W_l ⋯ W_1 (P_0 = I)."""
         sxx, syx = batch
         prefix = [params[0]]
         for w in params[1:]:
             prefix.append(torch.bmm(w, prefix[-1]))
-        w_e2e = prefix[-1]
-        if sxx.shape[0] != w_e2e.shape[0]:
-            sxx, syx = sxx.expand(w_e2e.shape[0], -1, -1), syx.expand(w_e2e.shape[0], -1, -1)
-        g = torch.baddbmm(syx, w_e2e, sxx, beta=-1)
+        r = prefix[-1].shape[0]
+        back = torch.baddbmm(syx.expand(r, -1, -1), prefix[-1], sxx.expand(r, -1, -1), beta=-1)
         grads = [None] * len(params)
-        suffix = None  # W_L ⋯ W_{l+1}
-        for l in range(len(params) - 1, -1, -1):
-            left = g if suffix is None else torch.bmm(suffix.transpose(1, 2), g)
-            grads[l] = left if l == 0 else torch.bmm(left, prefix[l - 1].transpose(1, 2))
-            suffix = params[l] if suffix is None else torch.bmm(suffix, params[l])
+        for k in range(len(params) - 1, 0, -1):
+            grads[k] = torch.bmm(back, prefix[k - 1].transpose(1, 2))
+            back = torch.bmm(params[k].transpose(1, 2), back)
+        grads[0] = back
         return grads
 
+    def stepper(self, params, lr, decay, compiled: bool = False) -> "DeepLinearStepper":
+        return DeepLinearStepper(params, lr, decay, compiled)
+
     def metrics(self, params, data: Data) -> dict[str, torch.Tensor]:
+        """Losses, singular values of the end-to-end map, effective rank, parameter norm.
+
+        A replica with any non-finite quantity (end-to-end map, a loss, the norm) gets NaN
+        singular values (the SVD is only taken of finite maps) and a NaN ``train_loss``, so the
+        engine marks it diverged.
+        """
         w = self.end_to_end(params)  # (R, q, p)
         out = {"train_loss": _mse(w, data.x_train, data.y_train)}
         if data.x_test is not None:
             out["test_loss"] = _mse(w, data.x_test, data.y_test)
-        sv = torch.linalg.svdvals(w)
+        norm = torch.sqrt(sum(p.pow(2).sum(dim=(1, 2)) for p in params))
+        finite = torch.isfinite(w.flatten(1)).all(dim=1) & torch.isfinite(norm)
+        for v in out.values():
+            finite &= torch.isfinite(v)
+        sv = _svdvals_of_finite(w, finite)
+        out["train_loss"] = torch.where(finite, out["train_loss"], torch.nan)
         out["svals"] = sv
         out["eff_rank"] = (sv > self.rank_threshold).sum(dim=1).to(sv.dtype)
-        out["param_norm"] = torch.sqrt(sum(p.pow(2).sum(dim=(1, 2)) for p in params))
+        out["param_norm"] = norm
         return out
+
+
+def _svdvals_of_finite(w: torch.Tensor, finite: torch.Tensor) -> torch.Tensor:
+    """Singular values of the ``finite`` matrices of the batch ``w``; NaN for the others."""
+    if bool(finite.all()):
+        return torch.linalg.svdvals(w)
+    sv = torch.full((w.shape[0], min(w.shape[1:])), torch.nan, dtype=w.dtype, device=w.device)
+    if bool(finite.any()):
+        sv[finite] = torch.linalg.svdvals(w[finite])
+    return sv
+
+
+def minibatch_moments(z: torch.Tensor, idx: torch.Tensor | None, lr: torch.Tensor) -> torch.Tensor:
+    """(steps, R, p·p + q·p): lr times each minibatch's mean of the per-sample moments ``z`` (N, ·).
+
+    The means are one sparse-dense product, (steps·R × N, B ones of weight 1/B per row) @ z: it
+    sums the rows of ``z`` in place instead of gathering them first (~3× faster on a CPU)."""
+    if idx is None:
+        return z.mean(0) * lr[None, :, None]
+    steps, r, b = idx.shape
+    rows = torch.arange(0, steps * r * b + 1, b, device=z.device)
+    weights = torch.full((steps * r * b,), 1.0 / b, dtype=z.dtype, device=z.device)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # "sparse CSR support is in beta"
+        select = torch.sparse_csr_tensor(rows, idx.reshape(-1), weights, (steps * r, z.shape[0]),
+                                         check_invariants=False)
+        return (select @ z).view(steps, r, -1) * lr[:, None]
+
+
+def deep_linear_epoch(ws: list[torch.Tensor], m: torch.Tensor, decay: torch.Tensor) -> list[torch.Tensor]:
+    """One epoch of SGD with weight decay for deep linear nets, replicas first (few ops: small R).
+
+    ``ws``: layers (R, out, in); ``m``: (steps, R, p·p + q·p) lr-scaled minibatch moments Sxx, Syx
+    (:func:`minibatch_moments`); ``decay``: (R,) 1 − lr·wd. Per step: forward P_l = W_l P_{l−1}
+    (P_0 = I), D = lr·(Syx − P_L Sxx), then backward W_l ← decay·W_l + D_l P_{l−1}ᵀ with D_L = D,
+    D_{l−1} = W_lᵀ D_l (the old W_l). That is ``W_l ← W_l − lr·(∇_{W_l} L + wd·W_l)``, and no
+    product is formed that the step does not use.
+    """
+    p, q, decay = ws[0].shape[2], ws[-1].shape[1], decay[:, None, None]
+    for s in range(m.shape[0]):
+        sxx, syx = m[s, :, : p * p].unflatten(1, (p, p)), m[s, :, p * p :].unflatten(1, (q, p))
+        prefix = [ws[0]]
+        for w in ws[1:]:
+            prefix.append(torch.bmm(w, prefix[-1]))
+        back = torch.baddbmm(syx, prefix[-1], sxx, alpha=-1)
+        new = [None] * len(ws)
+        for k in range(len(ws) - 1, 0, -1):
+            new[k] = torch.baddbmm(ws[k] * decay, back, prefix[k - 1].transpose(1, 2))
+            back = torch.bmm(ws[k].transpose(1, 2), back)
+        new[0] = torch.addcmul(back, decay, ws[0])
+        ws = new
+    return ws
+
+
+def _mm(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """(i, j, R) @ (j, k, R) → (i, k, R) as a broadcast sum: R small products, replicas innermost."""
+    return (a.unsqueeze(2) * b).sum(1)
+
+
+def deep_linear_epoch_replicas_last(ws: list[torch.Tensor], m: torch.Tensor, decay: torch.Tensor) -> list[torch.Tensor]:
+    """:func:`deep_linear_epoch` with replicas on the last axis (``ws`` (out, in, R), ``m``
+    (p·p + q·p, steps, R)) and products as broadcast sums: faster for many replicas, and the
+    form ``torch.compile`` turns into a few loops over R."""
+    p, q = ws[0].shape[1], ws[-1].shape[0]
+    for s in range(m.shape[1]):
+        sxx, syx = m[: p * p, s].unflatten(0, (p, p)), m[p * p :, s].unflatten(0, (q, p))
+        prefix = [ws[0]]
+        for w in ws[1:]:
+            prefix.append(_mm(w, prefix[-1]))
+        back = syx - _mm(prefix[-1], sxx)
+        new = [None] * len(ws)
+        for k in range(len(ws) - 1, 0, -1):
+            new[k] = torch.addcmul(_mm(back, prefix[k - 1].transpose(0, 1)), decay, ws[k])
+            back = _mm(ws[k].transpose(0, 1), back)
+        new[0] = torch.addcmul(back, decay, ws[0])
+        ws = new
+    return ws
+
+
+_COMPILED: dict = {}  # eager function -> its torch.compile'd version, or False once compiling failed
+
+
+def call_compiled(fn, *args, replica_axes=()):
+    """``fn(*args)`` through ``torch.compile``; the eager ``fn`` when compiling is not possible here
+    (no C compiler, no backend, ...). ``replica_axes``: (tensor, axis) pairs whose size is the number
+    of replicas, compiled as a symbolic size so that one compilation serves every R ≥ 2."""
+    if _COMPILED.get(fn) is not False:
+        try:
+            if fn not in _COMPILED:
+                _COMPILED[fn] = torch.compile(fn, dynamic=False)
+            for t, axis in replica_axes:
+                if t.shape[axis] >= 2:
+                    torch._dynamo.mark_dynamic(t, axis)
+            return _COMPILED[fn](*args)
+        except Exception as err:  # noqa: BLE001 -- any failure to compile means: run eagerly
+            first = (str(err).strip().splitlines() or [""])[0][:200]
+            log(f"torch.compile of {fn.__name__} failed ({type(err).__name__}: {first}); running it eagerly")
+            _COMPILED[fn] = False
+    return fn(*args)
+
+
+REPLICAS_LAST_MIN = 32  # from this many replicas the eager step uses the replicas-last broadcast form
+
+
+class DeepLinearStepper:
+    """SGD for :class:`DeepLinear`: :func:`deep_linear_epoch` for few replicas, else (and whenever
+    compiled) :func:`deep_linear_epoch_replicas_last` with the layers held replicas-last."""
+
+    def __init__(self, params, lr: torch.Tensor, decay: torch.Tensor, compiled: bool = False):
+        self.compiled, self.lr, self.decay = compiled, lr, decay
+        self.last = compiled or params[0].shape[0] >= REPLICAS_LAST_MIN
+        self.ws = [p.permute(1, 2, 0).contiguous() for p in params] if self.last else params
+
+    def epoch(self, data: Data, idx: torch.Tensor | None) -> int:
+        m = minibatch_moments(_per_sample_moments(data), idx, self.lr)
+        if not self.last:
+            self.ws = deep_linear_epoch(self.ws, m, self.decay)
+            return m.shape[0]
+        m = m.permute(2, 0, 1).contiguous()
+        if self.compiled:
+            axes = [(w, 2) for w in self.ws] + [(m, 2), (self.decay, 0)]
+            self.ws = call_compiled(deep_linear_epoch_replicas_last, self.ws, m, self.decay, replica_axes=axes)
+        else:
+            self.ws = deep_linear_epoch_replicas_last(self.ws, m, self.decay)
+        return m.shape[1]
+
+    def result(self) -> list[torch.Tensor]:
+        return [w.permute(2, 0, 1).contiguous() for w in self.ws] if self.last else self.ws
 
 
 _MOMENTS_CACHE: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
@@ -220,6 +449,57 @@ def log_grid(max_epochs: int, points: int) -> np.ndarray:
 
 
 Monitor = Callable[[int, dict, torch.Tensor], torch.Tensor]
+
+
+COMPILE_MIN_STEPS = 3 * 10**7  # replica-steps budget of a call from which RunSettings(compile=None) compiles
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """How one :func:`train` call runs. Every field after ``batch_size`` is a keyword of :func:`train`.
+
+    ``check_every``: epochs between checks (metrics, monitor, divergence). ``record_epochs``: the
+    epochs whose metrics are kept (default 0 and ``max_epochs``); only those that fall on a check
+    are recorded, unless ``check_at_records`` adds a check at each of them. ``epoch_offset`` shifts
+    the minibatch-order stream (a run that continues an earlier one). ``progress_every``: seconds
+    between progress lines in the log (0: none), tagged ``label``. ``checkpoint``: a file the whole
+    loop state is written to after a check once ``checkpoint_every`` seconds have passed.
+    ``compile``: run a family's fused step through ``torch.compile`` (falls back to eager where
+    that fails); None: only when the call may take ≥ :data:`COMPILE_MIN_STEPS` replica-steps, as
+    compiling costs seconds to a minute once per process.
+    """
+
+    max_epochs: int
+    batch_size: int
+    check_every: int = 1
+    record_epochs: Sequence[int] | None = None
+    check_at_records: bool = False
+    epoch_offset: int = 0
+    progress_every: float = 30.0
+    label: str = "train"
+    checkpoint: str | Path | None = None
+    checkpoint_every: float = 600.0
+    compile: bool | None = None
+
+    def grid(self) -> np.ndarray:
+        grid = self.record_epochs if self.record_epochs is not None else [0, self.max_epochs]
+        return np.asarray(grid, dtype=int)
+
+    def compiled(self, replicas: int, n_train: int) -> bool:
+        """Whether a call on ``replicas`` replicas and ``n_train`` samples runs compiled."""
+        if self.compile is not None:
+            return bool(self.compile)
+        return replicas * self.max_epochs * max(n_train // self.batch_size, 1) >= COMPILE_MIN_STEPS
+
+    def next_check(self, epoch: int) -> int:
+        """The epoch of the first check after ``epoch``."""
+        end = min(epoch + self.check_every, self.max_epochs)
+        if self.check_at_records:
+            grid = self.grid()
+            upcoming = grid[grid > epoch]
+            if upcoming.size:
+                end = min(end, int(upcoming[0]))
+        return end
 
 
 def _fingerprint(model, params, data: Data, *args) -> str:
@@ -257,6 +537,20 @@ def _load_checkpoint(path, fingerprint: str) -> dict | None:
     return state
 
 
+def _nonfinite(params: Sequence[torch.Tensor]) -> torch.Tensor:
+    """(R,) mask of the replicas with a non-finite parameter."""
+    bad = torch.zeros(params[0].shape[0], dtype=torch.bool, device=params[0].device)
+    for p in params:
+        bad |= ~torch.isfinite(p.flatten(1)).all(dim=1)
+    return bad
+
+
+def _per_replica(value, r: int, like: torch.Tensor) -> torch.Tensor:
+    """A scalar or (R,) hyper-parameter as an (R,) tensor of ``like``'s device and dtype."""
+    return torch.as_tensor(np.broadcast_to(np.asarray(value, dtype=float), (r,)).copy(), device=like.device,
+                           dtype=like.dtype)
+
+
 @dataclass
 class RunResult:
     params: list[torch.Tensor]
@@ -267,172 +561,192 @@ class RunResult:
     steps: int = 0  # replica-steps actually computed
 
 
-def train(
-    model: BatchedModel,
-    params: list[torch.Tensor],
-    data: Data,
-    lr,
-    weight_decay,
-    batch_size: int,
-    seeds,
-    max_epochs: int,
-    check_every: int = 1,
-    record_epochs=None,
-    monitor: Monitor | None = None,
-    epoch_offset: int = 0,
-    progress_every: float = 30.0,
-    label: str = "train",
-    check_at_records: bool = False,
-    checkpoint: str | Path | None = None,
-    checkpoint_every: float = 600.0,
-    monitor_state: dict[str, torch.Tensor] | None = None,
-) -> RunResult:
+class _Loop:
+    """The state of one :func:`train` call and the named steps that advance it.
+
+    ``params`` holds every replica (a stopped replica's final parameters); ``active`` indexes the
+    replicas still training and ``live`` holds their current parameters, compacted.
+    """
+
+    def __init__(self, model, params, data: Data, lr, weight_decay, seeds, cfg: RunSettings,
+                 monitor: Monitor | None, monitor_state: dict | None):
+        r, n = params[0].shape[0], data.x_train.shape[0]
+        if cfg.batch_size > n:
+            raise ValueError(f"batch_size {cfg.batch_size} exceeds the {n} training samples")
+        self.model, self.data, self.cfg = model, data, cfg
+        self.monitor, self.monitor_state = monitor, monitor_state or {}
+        self.seeds = np.broadcast_to(np.asarray(seeds, dtype=np.int64), (r,)).copy()
+        self.compiled = cfg.compiled(r, n)
+        self.lr, self.wd = _per_replica(lr, r, params[0]), _per_replica(weight_decay, r, params[0])
+        self.grid = cfg.grid()
+        self.grid_row = {int(e): i for i, e in enumerate(self.grid)}
+        self.params = [p.clone() for p in params]
+        self.status, self.stop_epoch = np.full(r, RUNNING), np.full(r, cfg.max_epochs)
+        self.records: dict[str, np.ndarray] = {}
+        self.active = torch.arange(r, device=params[0].device)
+        self.live = [p[self.active] for p in self.params]
+        self.epoch = self.steps = 0
+        self.fingerprint = _fingerprint(model, self.params, data, self.lr, self.wd, self.seeds, cfg.max_epochs,
+                                        cfg.check_every, self.grid, cfg.batch_size, cfg.epoch_offset,
+                                        cfg.check_at_records, self.compiled) if cfg.checkpoint else ""
+        self.started = self.last_log = self.last_checkpoint = time.time()
+
+    @property
+    def running(self) -> bool:
+        return self.epoch < self.cfg.max_epochs and self.active.numel() > 0
+
+    # ---- draw minibatches, step
+    def draw_orders(self, seeds: np.ndarray, epoch: int) -> torch.Tensor | None:
+        """(steps, R, B) minibatch indices of the active replicas in one epoch (None: full batch)."""
+        n = self.data.x_train.shape[0]
+        if self.cfg.batch_size == n:
+            return None
+        return minibatch_indices(seeds, self.cfg.epoch_offset + epoch, n, self.cfg.batch_size, self.active.device)
+
+    def stepper(self):
+        """The family's own stepper if it has one, else the generic :class:`GradStepper`."""
+        lr = self.lr[self.active]
+        decay = 1 - lr * self.wd[self.active]
+        if hasattr(self.model, "stepper"):
+            return self.model.stepper(self.live, lr, decay, compiled=self.compiled)
+        return GradStepper(self.model, self.live, lr, decay)
+
+    def train_until(self, end: int) -> None:
+        """SGD with coupled weight decay, ``p ← p·(1 − lr·wd) − lr·∇L``, up to epoch ``end``."""
+        seeds = self.seeds[self.active.cpu().numpy()]
+        with torch.no_grad():
+            stepper = self.stepper()
+            for epoch in range(self.epoch, end):
+                self.steps += stepper.epoch(self.data, self.draw_orders(seeds, epoch)) * len(seeds)
+            self.live = stepper.result()
+        self.epoch = end
+
+    # ---- check, record, retire
+    def check(self) -> None:
+        """Metrics of the active replicas; record them; retire the diverged and those the monitor calls done."""
+        with torch.no_grad():
+            mets = self.model.metrics(self.live, self.data)
+        bad = ~torch.isfinite(mets["train_loss"]) | _nonfinite(self.live)
+        self.record(mets, bad)
+        done = self.monitor(self.epoch, mets, self.active) if self.monitor else torch.zeros_like(bad)
+        done = done.to(bad.device) & ~bad
+        self.retire(bad | done, np.where(bad.cpu().numpy(), DIVERGED, DONE))
+
+    def record(self, mets: dict[str, torch.Tensor], bad: torch.Tensor) -> None:
+        row = self.grid_row.get(self.epoch)
+        if row is None:
+            return
+        idx, bad = self.active.cpu().numpy(), bad.cpu().numpy()
+        for k, v in mets.items():
+            if k not in self.records:
+                self.records[k] = np.full((len(self.grid), len(self.status), *v.shape[1:]), np.nan)
+            vals = v.detach().cpu().numpy().astype(float)
+            vals[bad] = np.nan
+            self.records[k][row, idx] = vals
+
+    def retire(self, mask: torch.Tensor, codes) -> None:
+        """Stop the masked active replicas now: keep their parameters, set their status (``codes``)."""
+        if not mask.any():
+            return
+        m = mask.cpu().numpy()
+        gone = self.active[mask]
+        self.status[gone.cpu().numpy()] = np.broadcast_to(codes, m.shape)[m]
+        self.stop_epoch[gone.cpu().numpy()] = self.epoch
+        for p, lp in zip(self.params, self.live):
+            p[gone] = lp[mask]
+        self.active = self.active[~mask]
+        self.live = [lp[~mask] for lp in self.live]
+
+    def retire_nonfinite(self, last_good: list[torch.Tensor]) -> None:
+        """Replicas that blew up since the last check: back to their last finite parameters, DIVERGED."""
+        bad = _nonfinite(self.live)
+        if bad.any():
+            for lp, good in zip(self.live, last_good):
+                lp[bad] = good[bad]
+            self.retire(bad, DIVERGED)
+
+    # ---- checkpoint, progress, result
+    def store_live(self) -> None:
+        for p, lp in zip(self.params, self.live):
+            p[self.active] = lp
+
+    def checkpoint_if_due(self) -> None:
+        cfg = self.cfg
+        if not cfg.checkpoint or time.time() - self.last_checkpoint < cfg.checkpoint_every or not self.active.numel():
+            return
+        self.store_live()
+        _save_checkpoint(cfg.checkpoint, {
+            "fingerprint": self.fingerprint, "epoch": self.epoch, "steps_done": self.steps,
+            "params": [p.cpu() for p in self.params], "active": self.active.cpu(),
+            "status": torch.from_numpy(self.status.copy()), "stop_epoch": torch.from_numpy(self.stop_epoch.copy()),
+            "records": {k: torch.from_numpy(v) for k, v in self.records.items()},
+            "monitor_state": {k: v.cpu() for k, v in self.monitor_state.items()}})
+        self.last_checkpoint = time.time()
+
+    def resume(self) -> bool:
+        """Continue from the checkpoint of this very run, if there is one."""
+        state = _load_checkpoint(self.cfg.checkpoint, self.fingerprint) if self.cfg.checkpoint else None
+        if state is None:
+            return False
+        self.epoch, self.steps = state["epoch"], state["steps_done"]
+        for p, saved in zip(self.params, state["params"]):
+            p.copy_(saved)
+        self.active = state["active"].to(self.active.device)
+        self.live = [p[self.active] for p in self.params]
+        self.status[:], self.stop_epoch[:] = state["status"].numpy(), state["stop_epoch"].numpy()
+        self.records = {k: v.numpy().copy() for k, v in state["records"].items()}
+        for k, v in self.monitor_state.items():
+            v.copy_(state["monitor_state"][k])
+        log(f"[{self.cfg.label}] resumed from checkpoint {self.cfg.checkpoint} at epoch {self.epoch}")
+        return True
+
+    def log_if_due(self) -> None:
+        now, cfg = time.time(), self.cfg
+        if not cfg.progress_every or now - self.last_log <= cfg.progress_every:
+            return
+        rate = self.epoch / (now - self.started)
+        log(f"[{cfg.label}] epoch {self.epoch}/{cfg.max_epochs}, {self.active.numel()}/{len(self.status)} replicas "
+            f"running, {self.steps / (now - self.started):.3g} replica-steps/s, "
+            f"<= {(cfg.max_epochs - self.epoch) / max(rate, 1e-9):.0f}s left")
+        self.last_log = now
+
+    def result(self) -> RunResult:
+        self.store_live()
+        self.status[self.active.cpu().numpy()] = BUDGET if self.epoch >= self.cfg.max_epochs else RUNNING
+        if self.cfg.checkpoint:
+            Path(self.cfg.checkpoint).unlink(missing_ok=True)
+        return RunResult(params=self.params, status=self.status, stop_epoch=self.stop_epoch,
+                         record_epochs=self.grid, records=self.records, steps=self.steps)
+
+
+def train(model: BatchedModel, params: list[torch.Tensor], data: Data, lr, weight_decay, batch_size: int, seeds,
+          max_epochs: int, *, monitor: Monitor | None = None, monitor_state: dict[str, torch.Tensor] | None = None,
+          **settings) -> RunResult:
     """Train all replicas with minibatch SGD for up to ``max_epochs`` epochs.
 
-    ``lr`` and ``weight_decay`` are scalars or (R,) arrays. ``monitor(epoch, metrics, idx)``
-    is called after every check with the metrics of the active replicas (``idx`` their
-    indices) and returns a bool mask of the ones that are done. ``epoch_offset`` shifts the
-    minibatch-order stream (used when a run continues from an earlier one).
-    ``check_at_records=True`` adds a check at every epoch of ``record_epochs`` (otherwise only
-    record epochs that fall on a check, i.e. multiples of ``check_every``, are recorded).
+    ``lr`` and ``weight_decay`` are scalars or (R,) arrays; ``seeds`` (R,) the minibatch-order seeds.
+    ``settings`` are the remaining fields of :class:`RunSettings`. ``monitor(epoch, metrics, idx)``
+    is called after every check with the metrics of the active replicas (``idx`` their indices)
+    and returns a bool mask of the ones that are done.
 
-    ``checkpoint``: a file to which the whole loop state (parameters, active replicas, records,
-    statuses and the tensors of ``monitor_state``, the monitor's own state) is written atomically
-    after a check once ``checkpoint_every`` seconds have passed since the last one. A call that
-    finds a checkpoint of the same run (same model, data, initial parameters and arguments)
+    ``checkpoint``: the whole loop state (parameters, active replicas, records, statuses and the
+    tensors of ``monitor_state``, the monitor's own state) is written there atomically. A call
+    that finds a checkpoint of the same run (same model, data, initial parameters and arguments)
     continues from it and gives exactly the result of an uninterrupted call; the file is removed
     when the call returns.
     """
     torch.set_flush_denormal(True)
-    device, dtype = params[0].device, params[0].dtype
-    r = params[0].shape[0]
-    seeds_t = torch.as_tensor(np.asarray(seeds, dtype=np.int64), device=device)
-    lr_t = torch.as_tensor(np.broadcast_to(np.asarray(lr, dtype=float), (r,)).copy(), device=device, dtype=dtype)
-    wd_t = torch.as_tensor(np.broadcast_to(np.asarray(weight_decay, dtype=float), (r,)).copy(), device=device, dtype=dtype)
-    n = data.x_train.shape[0]
-    if batch_size > n:
-        raise ValueError(f"batch_size {batch_size} exceeds the {n} training samples")
-    full_batch = batch_size == n
-    record_epochs = np.asarray(record_epochs if record_epochs is not None else [0, max_epochs], dtype=int)
-    record_set = {int(e): i for i, e in enumerate(record_epochs)}
-    records: dict[str, np.ndarray] = {}
-
-    params = [p.clone() for p in params]
-    status = np.full(r, RUNNING)
-    stop_epoch = np.full(r, max_epochs)
-    active = torch.arange(r, device=device)
-    act_params = [p[active] for p in params]
-    steps_done = 0
-    t0 = last_log = time.time()
-
-    def shape(t):
-        return t.view(-1, *([1] * (act_params[0].dim() - 1)))
-
-    def check(epoch: int):
-        nonlocal active, act_params
-        with torch.no_grad():
-            mets = model.metrics(act_params, data)
-        bad = ~torch.isfinite(mets["train_loss"])
-        for p in act_params:
-            bad |= ~torch.isfinite(p.flatten(1)).all(dim=1)
-        if epoch in record_set:
-            i = record_set[epoch]
-            idx_np = active.cpu().numpy()
-            for k, v in mets.items():
-                if k not in records:
-                    records[k] = np.full((len(record_epochs), r, *v.shape[1:]), np.nan)
-                vals = v.detach().cpu().numpy().astype(float)
-                vals[bad.cpu().numpy()] = np.nan
-                records[k][i, idx_np] = vals
-        done = monitor(epoch, mets, active) if monitor is not None else torch.zeros_like(bad)
-        done = done.to(device) & ~bad
-        finished = bad | done
-        if finished.any():
-            fin_idx = active[finished].cpu().numpy()
-            status[active[bad].cpu().numpy()] = DIVERGED
-            status[active[done].cpu().numpy()] = DONE
-            stop_epoch[fin_idx] = epoch
-            keep = ~finished
-            for p, ap in zip(params, act_params):
-                p[active[finished]] = ap[finished]
-            active = active[keep]
-            act_params = [ap[keep] for ap in act_params]
-        return mets
-
-    fingerprint = _fingerprint(model, params, data, lr_t, wd_t, seeds_t, max_epochs, check_every, record_epochs,
-                               batch_size, epoch_offset, check_at_records) if checkpoint else ""
-    state = _load_checkpoint(checkpoint, fingerprint) if checkpoint else None
-    if state is not None:
-        epoch, steps_done = state["epoch"], state["steps_done"]
-        for p, saved in zip(params, state["params"]):
-            p.copy_(saved)
-        active = state["active"].to(device)
-        act_params = [p[active] for p in params]
-        status[:], stop_epoch[:] = state["status"].numpy(), state["stop_epoch"].numpy()
-        records = {k: v.numpy().copy() for k, v in state["records"].items()}
-        for k, v in (monitor_state or {}).items():
-            v.copy_(state["monitor_state"][k])
-        log(f"[{label}] resumed from checkpoint {checkpoint} at epoch {epoch}")
-    else:
-        check(0)
-        epoch = 0
-    last_good = [p.clone() for p in act_params]
-    last_ckpt = time.time()
-    while epoch < max_epochs and active.numel():
-        chunk = min(check_every, max_epochs - epoch)
-        if check_at_records:
-            upcoming = record_epochs[record_epochs > epoch]
-            if upcoming.size:
-                chunk = min(chunk, int(upcoming[0]) - epoch)
-        lr_a, wd_a, seeds_a = shape(lr_t[active]), shape(wd_t[active]), seeds_t[active]
-        decay = 1 - lr_a * wd_a
-        with torch.no_grad():
-            for e in range(epoch, epoch + chunk):
-                idx = None if full_batch else minibatch_indices(seeds_a, epoch_offset + e, n, batch_size)
-                batches = model.batches(data, idx)
-                for batch in batches:
-                    for p, g in zip(act_params, model.grads(act_params, batch)):
-                        p.mul_(decay).sub_(lr_a * g)
-                steps_done += len(batches) * active.numel()
-        epoch += chunk
-        # restore last finite params for replicas that blow up before the next check
-        nonfinite = torch.zeros(active.numel(), dtype=torch.bool, device=device)
-        for p in act_params:
-            nonfinite |= ~torch.isfinite(p.flatten(1)).all(dim=1)
-        if nonfinite.any():
-            for p, lg in zip(act_params, last_good):
-                p[nonfinite] = lg[nonfinite]
-            status[active[nonfinite].cpu().numpy()] = DIVERGED
-            stop_epoch[active[nonfinite].cpu().numpy()] = epoch
-            keep = ~nonfinite
-            for p, ap in zip(params, act_params):
-                p[active[nonfinite]] = ap[nonfinite]
-            active = active[keep]
-            act_params = [ap[keep] for ap in act_params]
-            if not active.numel():
-                break
-        check(epoch)
-        last_good = [p.clone() for p in act_params]
-        now = time.time()
-        if checkpoint and now - last_ckpt >= checkpoint_every and active.numel():
-            for p, ap in zip(params, act_params):
-                p[active] = ap
-            _save_checkpoint(checkpoint, {
-                "fingerprint": fingerprint, "epoch": epoch, "steps_done": steps_done,
-                "params": [p.cpu() for p in params], "active": active.cpu(),
-                "status": torch.from_numpy(status.copy()), "stop_epoch": torch.from_numpy(stop_epoch.copy()),
-                "records": {k: torch.from_numpy(v) for k, v in records.items()},
-                "monitor_state": {k: v.cpu() for k, v in (monitor_state or {}).items()}})
-            last_ckpt = now
-        if progress_every and now - last_log > progress_every:
-            rate = epoch / (now - t0)
-            log(f"[{label}] epoch {epoch}/{max_epochs}, {active.numel()}/{r} replicas running, "
-                f"{steps_done / (now - t0):.3g} replica-steps/s, <= {(max_epochs - epoch) / max(rate, 1e-9):.0f}s left")
-            last_log = now
-    for p, ap in zip(params, act_params):
-        p[active] = ap
-    status[active.cpu().numpy()] = np.where(epoch >= max_epochs, BUDGET, RUNNING)
-    if checkpoint:
-        Path(checkpoint).unlink(missing_ok=True)
-    return RunResult(params=params, status=status, stop_epoch=stop_epoch, record_epochs=record_epochs,
-                     records=records, steps=steps_done)
+    loop = _Loop(model, params, data, lr, weight_decay, seeds, RunSettings(max_epochs, batch_size, **settings),
+                 monitor, monitor_state)
+    if not loop.resume():
+        loop.check()
+    while loop.running:
+        last_good = [p.clone() for p in loop.live]
+        loop.train_until(loop.cfg.next_check(loop.epoch))  # draw minibatches, step
+        loop.retire_nonfinite(last_good)
+        if not loop.active.numel():
+            break
+        loop.check()  # metrics, record, retire the done and the diverged
+        loop.checkpoint_if_due()
+        loop.log_if_due()
+    return loop.result()

@@ -1,5 +1,6 @@
 """Rule metastable_escape: train from a start at an operating point, detect escapes online."""
 
+import torch
 from grokrepro.engine import resolve_device, resolve_dtype
 from grokrepro.io import result_meta, save_npz
 from grokrepro.metastable.escape import run_escape
@@ -7,6 +8,7 @@ from grokrepro.metastable.trap import load_data, load_start
 from grokrepro import provenance
 
 provenance.start(snakemake)
+torch.set_num_threads(snakemake.threads)  # the rule's threads (profiles: 1 per Study A job)
 ckpt = provenance.checkpoint(snakemake)
 p, wc = snakemake.params, snakemake.wildcards
 device, dtype = resolve_device(p.device), resolve_dtype(p.dtype)

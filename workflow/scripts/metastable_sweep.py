@@ -1,11 +1,13 @@
 """Rule metastable_sweep: upward and downward quasi-static beta sweeps at one depth."""
 
+import torch
 from grokrepro.engine import resolve_device, resolve_dtype
 from grokrepro.io import load_npz, result_meta, save_npz
 from grokrepro.metastable.beta_sweep import SweepSpec, run_sweep
 from grokrepro import provenance
 
 provenance.start(snakemake)
+torch.set_num_threads(snakemake.threads)  # the rule's threads (profiles: 1 per Study A job)
 p = snakemake.params
 train, _ = load_npz(snakemake.input.train)
 test, _ = load_npz(snakemake.input.test)

@@ -2,6 +2,7 @@
 import math
 
 import numpy as np
+import torch
 
 from grokrepro.engine import Data, DeepLinear, resolve_device, resolve_dtype
 from grokrepro.io import load_npz, log, result_meta, save_npz
@@ -10,6 +11,7 @@ from grokrepro.metastable.trap import feature_frames, make_start, phase_of
 from grokrepro import provenance
 
 provenance.start(snakemake)
+torch.set_num_threads(snakemake.threads)  # the rule's threads (profiles: 1 per Study A job)
 p, wc = snakemake.params, snakemake.wildcards
 train, _ = load_npz(snakemake.input.train)
 test, _ = load_npz(snakemake.input.test)
