@@ -19,7 +19,9 @@ own: the deep linear network (which lives here; other families live beside their
 whole epoch from minibatch second moments (:func:`deep_linear_epoch`), optionally compiled.
 
 Minibatch orders are a pure function of (replica seed, epoch), drawn for all replicas at once
-(:func:`epoch_permutations`).
+(:func:`epoch_permutations`). A per-replica temperature (``RunSettings.temperature``) turns the
+steps into Langevin dynamics (:class:`LangevinStepper`), its noise likewise a pure function of
+(seed, epoch, step) (:func:`langevin_normals`).
 """
 from __future__ import annotations
 
@@ -190,6 +192,11 @@ class GradStepper:
                 p.mul_(self.decay).sub_(self.lr * g)
         return len(batches)
 
+    def perturb(self, noise: list[torch.Tensor]) -> None:
+        """Add ``noise`` (one (R, ...) tensor per parameter) to the parameters."""
+        for p, n in zip(self.params, noise):
+            p.add_(n)
+
     def result(self) -> list[torch.Tensor]:
         return self.params
 
@@ -199,6 +206,70 @@ def gather_batches(data: Data, idx: torch.Tensor | None) -> list[tuple[torch.Ten
     if idx is None:
         return [(data.x_train, data.y_train)]
     return [(data.x_train[b], data.y_train[b]) for b in idx]
+
+
+# --------------------------------------------------------------------------- Langevin noise
+# The noise of replica r at (epoch, step, coordinate j) is a pure function of (seed_r, epoch, step, j):
+# a stream key from (seed, epoch) as for the minibatch orders, re-mixed with a salt of its own; word
+# c = step·⌈n/2⌉ + j//2 of the stream is mix(key + (c + 1)·φ), whose two 32-bit halves give two
+# normals by Box–Muller. Drawn for all replicas at once, it is the same alone or in any batch.
+_NOISE_SALT = 0x5851F42D4C957F2D
+
+
+def langevin_normals(seeds, epoch: int, steps: int, n: int) -> np.ndarray:
+    """(steps, R, n) standard normals of every replica's noise stream in one epoch."""
+    keys = _mix64(stream_keys(seeds, epoch) ^ np.uint64(_NOISE_SALT))
+    words = (n + 1) // 2
+    counter = (np.arange(1, steps * words + 1, dtype=np.uint64) * np.uint64(_PHI))
+    z = _mix64(keys[:, None] + counter[None, :])  # (R, steps·words), wraps mod 2⁶⁴
+    u1 = ((z >> np.uint64(32)).astype(np.float64) + 0.5) / 2.0**32
+    u2 = ((z & np.uint64(_M32)).astype(np.float64) + 0.5) / 2.0**32
+    radius, angle = np.sqrt(-2.0 * np.log(u1)), 2.0 * np.pi * u2
+    normals = np.stack([radius * np.cos(angle), radius * np.sin(angle)], -1).reshape(len(keys), steps, 2 * words)
+    return normals[:, :, :n].transpose(1, 0, 2)
+
+
+class LangevinStepper:
+    """Langevin dynamics (Euler–Maruyama) on top of a family's SGD stepper ``inner``: every step is
+    θ ← θ − lr·(∇L(θ) + wd·θ) + √(2·lr·T)·ξ, ξ ~ N(0, I) over all parameters (:func:`langevin_normals`),
+    the gradient that of the step's minibatch (full batch: the exact gradient). ``amplitude``: (R,)
+    √(2·lr·T); ``shapes``: the per-replica parameter shapes; ``epoch``: the stream epoch of the first
+    call (each call is one epoch). Steps one at a time, so a fused multi-step epoch is split."""
+
+    def __init__(self, inner, shapes, amplitude: torch.Tensor, seeds: np.ndarray, epoch: int):
+        self.inner, self.shapes, self.amplitude, self.seeds, self.next_epoch = inner, shapes, amplitude, seeds, epoch
+        self.sizes = [math.prod(s) for s in shapes]
+
+    def epoch(self, data: Data, idx: torch.Tensor | None) -> int:
+        steps = 1 if idx is None else idx.shape[0]
+        xi = torch.as_tensor(langevin_normals(self.seeds, self.next_epoch, steps, sum(self.sizes)),
+                             device=self.amplitude.device, dtype=self.amplitude.dtype) * self.amplitude[None, :, None]
+        for s in range(steps):
+            self.inner.epoch(data, None if idx is None else idx[s : s + 1])
+            parts = torch.split(xi[s], self.sizes, dim=1)
+            self.inner.perturb([n.reshape(-1, *shape) for n, shape in zip(parts, self.shapes)])
+        self.next_epoch += 1
+        return steps
+
+    def result(self) -> list[torch.Tensor]:
+        return self.inner.result()
+
+
+@dataclass(frozen=True)
+class Quadratic:
+    """A quadratic well L(θ) = ½ Σ_i k_i θ_i² (no data): the family the Langevin step is tested on."""
+
+    stiffness: tuple[float, ...]
+
+    def batches(self, data: Data, idx):
+        return [None] * (1 if idx is None else idx.shape[0])
+
+    def grads(self, params, batch):
+        return [params[0] * torch.as_tensor(self.stiffness, dtype=params[0].dtype, device=params[0].device)]
+
+    def metrics(self, params, data: Data) -> dict[str, torch.Tensor]:
+        k = torch.as_tensor(self.stiffness, dtype=params[0].dtype, device=params[0].device)
+        return {"train_loss": 0.5 * (k * params[0] ** 2).sum(1)}
 
 
 # --------------------------------------------------------------------------- deep linear nets
@@ -416,6 +487,10 @@ class DeepLinearStepper:
             self.ws = deep_linear_epoch_replicas_last(self.ws, m, self.decay)
         return m.shape[1]
 
+    def perturb(self, noise: list[torch.Tensor]) -> None:
+        """Add ``noise`` (one (R, out, in) tensor per layer) to the layers, in their layout."""
+        self.ws = [w + (n.permute(1, 2, 0) if self.last else n) for w, n in zip(self.ws, noise)]
+
     def result(self) -> list[torch.Tensor]:
         return [w.permute(2, 0, 1).contiguous() for w in self.ws] if self.last else self.ws
 
@@ -466,7 +541,8 @@ class RunSettings:
     loop state is written to after a check once ``checkpoint_every`` seconds have passed.
     ``compile``: run a family's fused step through ``torch.compile`` (falls back to eager where
     that fails); None: only when the call may take ≥ :data:`COMPILE_MIN_STEPS` replica-steps, as
-    compiling costs seconds to a minute once per process.
+    compiling costs seconds to a minute once per process. ``temperature``: scalar or (R,) Langevin
+    temperature T of each replica (:class:`LangevinStepper`); 0 everywhere is plain SGD.
     """
 
     max_epochs: int
@@ -480,6 +556,7 @@ class RunSettings:
     checkpoint: str | Path | None = None
     checkpoint_every: float = 600.0
     compile: bool | None = None
+    temperature: float | Sequence[float] = 0.0
 
     def grid(self) -> np.ndarray:
         grid = self.record_epochs if self.record_epochs is not None else [0, self.max_epochs]
@@ -578,6 +655,7 @@ class _Loop:
         self.seeds = np.broadcast_to(np.asarray(seeds, dtype=np.int64), (r,)).copy()
         self.compiled = cfg.compiled(r, n)
         self.lr, self.wd = _per_replica(lr, r, params[0]), _per_replica(weight_decay, r, params[0])
+        self.temperature = _per_replica(cfg.temperature, r, params[0])
         self.grid = cfg.grid()
         self.grid_row = {int(e): i for i, e in enumerate(self.grid)}
         self.params = [p.clone() for p in params]
@@ -588,7 +666,7 @@ class _Loop:
         self.epoch = self.steps = 0
         self.fingerprint = _fingerprint(model, self.params, data, self.lr, self.wd, self.seeds, cfg.max_epochs,
                                         cfg.check_every, self.grid, cfg.batch_size, cfg.epoch_offset,
-                                        cfg.check_at_records, self.compiled) if cfg.checkpoint else ""
+                                        cfg.check_at_records, self.compiled, self.temperature) if cfg.checkpoint else ""
         self.started = self.last_log = self.last_checkpoint = time.time()
 
     @property
@@ -604,12 +682,19 @@ class _Loop:
         return minibatch_indices(seeds, self.cfg.epoch_offset + epoch, n, self.cfg.batch_size, self.active.device)
 
     def stepper(self):
-        """The family's own stepper if it has one, else the generic :class:`GradStepper`."""
+        """The family's own stepper if it has one, else the generic :class:`GradStepper`; wrapped in a
+        :class:`LangevinStepper` when an active replica has a temperature."""
         lr = self.lr[self.active]
         decay = 1 - lr * self.wd[self.active]
         if hasattr(self.model, "stepper"):
-            return self.model.stepper(self.live, lr, decay, compiled=self.compiled)
-        return GradStepper(self.model, self.live, lr, decay)
+            inner = self.model.stepper(self.live, lr, decay, compiled=self.compiled)
+        else:
+            inner = GradStepper(self.model, self.live, lr, decay)
+        temperature = self.temperature[self.active]
+        if not bool((temperature != 0).any()):
+            return inner
+        return LangevinStepper(inner, [p.shape[1:] for p in self.live], torch.sqrt(2 * lr * temperature),
+                               self.seeds[self.active.cpu().numpy()], self.cfg.epoch_offset + self.epoch)
 
     def train_until(self, end: int) -> None:
         """SGD with coupled weight decay, ``p ← p·(1 − lr·wd) − lr·∇L``, up to epoch ``end``."""
