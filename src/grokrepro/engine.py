@@ -192,8 +192,13 @@ class GradStepper:
                 p.mul_(self.decay).sub_(self.lr * g)
         return len(batches)
 
+    @staticmethod
+    def layout(noise: list[torch.Tensor]) -> list[torch.Tensor]:
+        """Noise (steps, R, ...) per parameter in the layout :meth:`perturb` takes (this one's own)."""
+        return noise
+
     def perturb(self, noise: list[torch.Tensor]) -> None:
-        """Add ``noise`` (one (R, ...) tensor per parameter) to the parameters."""
+        """Add ``noise`` (one (R, ...) tensor per parameter, :meth:`layout`) to the parameters."""
         for p, n in zip(self.params, noise):
             p.add_(n)
 
@@ -209,47 +214,78 @@ def gather_batches(data: Data, idx: torch.Tensor | None) -> list[tuple[torch.Ten
 
 
 # --------------------------------------------------------------------------- Langevin noise
-# The noise of replica r at (epoch, step, coordinate j) is a pure function of (seed_r, epoch, step, j):
-# a stream key from (seed, epoch) as for the minibatch orders, re-mixed with a salt of its own; word
-# c = step·⌈n/2⌉ + j//2 of the stream is mix(key + (c + 1)·φ), whose two 32-bit halves give two
-# normals by Box–Muller. Drawn for all replicas at once, it is the same alone or in any batch.
+# The noise of replica r at global step g (epoch·steps_per_epoch + step) is a pure function of
+# (seed_r, g): steps come in chunks of NOISE_CHUNK; chunk c of a replica is NOISE_CHUNK rows of
+# standard normals from a Philox generator keyed by mix(seed·φ + c·stride + salt). Drawn for all
+# replicas at once (a chunk each), it is the same alone, in any batch, with any check interval, resumed.
 _NOISE_SALT = 0x5851F42D4C957F2D
+NOISE_CHUNK = 64
+
+
+def _chunk_normals(seed: int, chunk: int, n: int) -> np.ndarray:
+    """(NOISE_CHUNK, n) standard normals of ``seed``'s noise stream in ``chunk``."""
+    word = np.array([seed], dtype=np.int64).astype(np.uint64) * np.uint64(_PHI)  # wraps mod 2⁶⁴ (array: silent)
+    key = _mix64(word ^ np.uint64((int(chunk) * _EPOCH_STRIDE + _NOISE_SALT) & _M64))
+    return np.random.Generator(np.random.Philox(key=int(key[0]))).standard_normal((NOISE_CHUNK, n))
+
+
+class NoiseStream:
+    """Every replica's Langevin noise, drawn a chunk at a time and kept until the run moves past it."""
+
+    def __init__(self, seeds, n: int):
+        self.seeds, self.n, self.cache = np.asarray(seeds, dtype=np.int64), n, {}
+
+    def draw(self, rows: np.ndarray, first: int, steps: int) -> np.ndarray:
+        """(steps, len(rows), n) normals of replicas ``rows`` (indices into ``seeds``) at global steps
+        ``first`` … ``first + steps − 1``."""
+        out = np.empty((steps, len(rows), self.n))
+        c0, c1 = first // NOISE_CHUNK, (first + steps - 1) // NOISE_CHUNK
+        for key in [k for k in self.cache if k[1] < c0]:
+            del self.cache[key]
+        for c in range(c0, c1 + 1):
+            lo, hi = max(first, c * NOISE_CHUNK), min(first + steps, (c + 1) * NOISE_CHUNK)
+            for i, r in enumerate(rows):
+                block = self.cache.get((int(r), c))
+                if block is None:
+                    block = self.cache[(int(r), c)] = _chunk_normals(int(self.seeds[r]), c, self.n)
+                out[lo - first : hi - first, i] = block[lo - c * NOISE_CHUNK : hi - c * NOISE_CHUNK]
+        return out
 
 
 def langevin_normals(seeds, epoch: int, steps: int, n: int) -> np.ndarray:
-    """(steps, R, n) standard normals of every replica's noise stream in one epoch."""
-    keys = _mix64(stream_keys(seeds, epoch) ^ np.uint64(_NOISE_SALT))
-    words = (n + 1) // 2
-    counter = (np.arange(1, steps * words + 1, dtype=np.uint64) * np.uint64(_PHI))
-    z = _mix64(keys[:, None] + counter[None, :])  # (R, steps·words), wraps mod 2⁶⁴
-    u1 = ((z >> np.uint64(32)).astype(np.float64) + 0.5) / 2.0**32
-    u2 = ((z & np.uint64(_M32)).astype(np.float64) + 0.5) / 2.0**32
-    radius, angle = np.sqrt(-2.0 * np.log(u1)), 2.0 * np.pi * u2
-    normals = np.stack([radius * np.cos(angle), radius * np.sin(angle)], -1).reshape(len(keys), steps, 2 * words)
-    return normals[:, :, :n].transpose(1, 0, 2)
+    """(steps, R, n) standard normals of every replica's noise stream in one epoch of ``steps`` steps."""
+    return NoiseStream(seeds, n).draw(np.arange(len(seeds)), epoch * steps, steps)
 
 
 class LangevinStepper:
     """Langevin dynamics (Euler–Maruyama) on top of a family's SGD stepper ``inner``: every step is
-    θ ← θ − lr·(∇L(θ) + wd·θ) + √(2·lr·T)·ξ, ξ ~ N(0, I) over all parameters (:func:`langevin_normals`),
+    θ ← θ − lr·(∇L(θ) + wd·θ) + √(2·lr·T)·ξ, ξ ~ N(0, I) over all parameters (:class:`NoiseStream`),
     the gradient that of the step's minibatch (full batch: the exact gradient). ``amplitude``: (R,)
-    √(2·lr·T); ``shapes``: the per-replica parameter shapes; ``epoch``: the stream epoch of the first
-    call (each call is one epoch). Steps one at a time, so a fused multi-step epoch is split."""
+    √(2·lr·T); ``shapes``: the per-replica parameter shapes; ``rows``: the replicas' rows in
+    ``stream``. :meth:`run` steps ``epochs`` epochs with the noise of all of them drawn at once."""
 
-    def __init__(self, inner, shapes, amplitude: torch.Tensor, seeds: np.ndarray, epoch: int):
-        self.inner, self.shapes, self.amplitude, self.seeds, self.next_epoch = inner, shapes, amplitude, seeds, epoch
+    def __init__(self, inner, shapes, amplitude: torch.Tensor, stream: NoiseStream, rows: np.ndarray):
+        self.inner, self.shapes, self.amplitude, self.stream, self.rows = inner, shapes, amplitude, stream, rows
         self.sizes = [math.prod(s) for s in shapes]
 
-    def epoch(self, data: Data, idx: torch.Tensor | None) -> int:
-        steps = 1 if idx is None else idx.shape[0]
-        xi = torch.as_tensor(langevin_normals(self.seeds, self.next_epoch, steps, sum(self.sizes)),
-                             device=self.amplitude.device, dtype=self.amplitude.dtype) * self.amplitude[None, :, None]
-        for s in range(steps):
-            self.inner.epoch(data, None if idx is None else idx[s : s + 1])
-            parts = torch.split(xi[s], self.sizes, dim=1)
-            self.inner.perturb([n.reshape(-1, *shape) for n, shape in zip(parts, self.shapes)])
-        self.next_epoch += 1
+    def run(self, data: Data, epochs: range, orders) -> int:
+        """Step the epochs ``epochs`` (global numbering), minibatches ``orders(epoch)`` (None: full
+        batch); the noise is drawn a piece of about NOISE_CHUNK steps at a time."""
+        steps = 0
+        for start in range(epochs.start, epochs.stop, NOISE_CHUNK):
+            steps += self.piece(data, [(e, orders(e)) for e in range(start, min(start + NOISE_CHUNK, epochs.stop))])
         return steps
+
+    def piece(self, data: Data, epochs: list) -> int:
+        per = 1 if epochs[0][1] is None else epochs[0][1].shape[0]
+        xi = torch.as_tensor(self.stream.draw(self.rows, epochs[0][0] * per, len(epochs) * per),
+                             device=self.amplitude.device, dtype=self.amplitude.dtype) * self.amplitude[None, :, None]
+        noise = self.inner.layout([n.unflatten(2, s) for n, s in zip(torch.split(xi, self.sizes, dim=2), self.shapes)])
+        for k, (_, batch) in enumerate(epochs):
+            for s in range(per):
+                self.inner.epoch(data, None if batch is None else batch[s : s + 1])
+                self.inner.perturb([n[k * per + s] for n in noise])
+        return len(epochs) * per
 
     def result(self) -> list[torch.Tensor]:
         return self.inner.result()
@@ -473,13 +509,23 @@ class DeepLinearStepper:
         self.compiled, self.lr, self.decay = compiled, lr, decay
         self.last = compiled or params[0].shape[0] >= REPLICAS_LAST_MIN
         self.ws = [p.permute(1, 2, 0).contiguous() for p in params] if self.last else params
+        self.full = None
+
+    def moments(self, data: Data, idx: torch.Tensor | None) -> torch.Tensor:
+        """The steps' lr-scaled moments in the layers' layout (full batch: computed once, kept)."""
+        if idx is None and self.full is not None and self.full[0] is data.x_train:
+            return self.full[1]
+        m = minibatch_moments(_per_sample_moments(data), idx, self.lr)
+        m = m.permute(2, 0, 1).contiguous() if self.last else m
+        if idx is None:
+            self.full = (data.x_train, m)
+        return m
 
     def epoch(self, data: Data, idx: torch.Tensor | None) -> int:
-        m = minibatch_moments(_per_sample_moments(data), idx, self.lr)
+        m = self.moments(data, idx)
         if not self.last:
             self.ws = deep_linear_epoch(self.ws, m, self.decay)
             return m.shape[0]
-        m = m.permute(2, 0, 1).contiguous()
         if self.compiled:
             axes = [(w, 2) for w in self.ws] + [(m, 2), (self.decay, 0)]
             self.ws = call_compiled(deep_linear_epoch_replicas_last, self.ws, m, self.decay, replica_axes=axes)
@@ -487,9 +533,13 @@ class DeepLinearStepper:
             self.ws = deep_linear_epoch_replicas_last(self.ws, m, self.decay)
         return m.shape[1]
 
+    def layout(self, noise: list[torch.Tensor]) -> list[torch.Tensor]:
+        """Noise (steps, R, out, in) per layer in the layers' layout (replicas last: (steps, out, in, R))."""
+        return [n.permute(0, 2, 3, 1).contiguous() for n in noise] if self.last else noise
+
     def perturb(self, noise: list[torch.Tensor]) -> None:
-        """Add ``noise`` (one (R, out, in) tensor per layer) to the layers, in their layout."""
-        self.ws = [w + (n.permute(1, 2, 0) if self.last else n) for w, n in zip(self.ws, noise)]
+        """Add ``noise`` (one tensor per layer, in the layers' layout: :meth:`layout`) to the layers."""
+        self.ws = [w + n for w, n in zip(self.ws, noise)]
 
     def result(self) -> list[torch.Tensor]:
         return [w.permute(2, 0, 1).contiguous() for w in self.ws] if self.last else self.ws
@@ -656,6 +706,7 @@ class _Loop:
         self.compiled = cfg.compiled(r, n)
         self.lr, self.wd = _per_replica(lr, r, params[0]), _per_replica(weight_decay, r, params[0])
         self.temperature = _per_replica(cfg.temperature, r, params[0])
+        self.noise: NoiseStream | None = None
         self.grid = cfg.grid()
         self.grid_row = {int(e): i for i, e in enumerate(self.grid)}
         self.params = [p.clone() for p in params]
@@ -693,16 +744,24 @@ class _Loop:
         temperature = self.temperature[self.active]
         if not bool((temperature != 0).any()):
             return inner
+        if self.noise is None:
+            self.noise = NoiseStream(self.seeds, sum(math.prod(p.shape[1:]) for p in self.live))
         return LangevinStepper(inner, [p.shape[1:] for p in self.live], torch.sqrt(2 * lr * temperature),
-                               self.seeds[self.active.cpu().numpy()], self.cfg.epoch_offset + self.epoch)
+                               self.noise, self.active.cpu().numpy())
 
     def train_until(self, end: int) -> None:
-        """SGD with coupled weight decay, ``p ← p·(1 − lr·wd) − lr·∇L``, up to epoch ``end``."""
+        """SGD with coupled weight decay, ``p ← p·(1 − lr·wd) − lr·∇L``, up to epoch ``end`` (Langevin:
+        plus the noise, drawn for all these epochs at once)."""
         seeds = self.seeds[self.active.cpu().numpy()]
         with torch.no_grad():
             stepper = self.stepper()
-            for epoch in range(self.epoch, end):
-                self.steps += stepper.epoch(self.data, self.draw_orders(seeds, epoch)) * len(seeds)
+            if isinstance(stepper, LangevinStepper):
+                off = self.cfg.epoch_offset
+                self.steps += stepper.run(self.data, range(off + self.epoch, off + end),
+                                          lambda e: self.draw_orders(seeds, e - off)) * len(seeds)
+            else:
+                for epoch in range(self.epoch, end):
+                    self.steps += stepper.epoch(self.data, self.draw_orders(seeds, epoch)) * len(seeds)
             self.live = stepper.result()
         self.epoch = end
 
