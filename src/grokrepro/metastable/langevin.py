@@ -80,3 +80,39 @@ def langevin_sweep(model: DeepLinear, data: Data, beta: float, learned, temps, s
             "lr": np.array(lr), "beta": np.array(beta), "status": res.status, "steps": np.array(res.steps),
             "relaxation_steps": np.array(1.0 / (lr * beta)),
             **{f"theory_{k}": np.array(v) for k, v in land.items()}}
+
+
+def langevin_experiment(model: DeepLinear, data: Data, cfg: dict, fractions, check_every: int,
+                        discretisation: dict, **settings) -> dict[str, np.ndarray]:
+    """One configured sweep (``cfg``: beta, lr, ratios, seeds, max_epochs; rank-1 trap, feature 2
+    unlearned): the temperature sweep, the lr-halving run at ``discretisation['ratio']`` (one of the
+    grid's; budget in time units lr·steps kept; its reference is the sweep's own point), and the
+    zero-mode counts of the Hessians at the trap and the saddle."""
+    from .arrhenius import kramers_langer  # heavy (Hessians); only here
+
+    learned = (True, False)
+    seeds = np.arange(cfg["seeds"])
+    land = escape_landscape_of(data, beta=cfg["beta"], depth=model.depth)
+    temps = temperatures(land["barrier"], cfg["ratios"])
+    out = langevin_sweep(model, data, cfg["beta"], learned, temps, seeds, cfg["lr"], cfg["max_epochs"], check_every,
+                         fractions, **settings)
+    factor = discretisation["lr_factor"]
+    t_disc = temperatures(land["barrier"], [discretisation["ratio"]])
+    fine = langevin_sweep(model, data, cfg["beta"], learned, t_disc, seeds, cfg["lr"] * factor,
+                          int(round(cfg["max_epochs"] / factor)), check_every, fractions, **settings)
+    kl = kramers_langer(model, data, cfg["beta"], learned)
+    out.update({"ratios": np.asarray(cfg["ratios"], dtype=float), "disc_T": t_disc, "disc_lr_factor": np.array(factor),
+                "disc_fine_escape": fine["escape"], "disc_ref_escape": out["escape"][np.isclose(out["T"], t_disc[0])],
+                "disc_fine_budget": fine["budget"], "zero_modes_trap": np.array(kl.get("n_zero_min", -1)),
+                "zero_modes_saddle": np.array(kl.get("n_zero_saddle", -1)),
+                "barrier_network": np.array(kl.get("barrier_network", math.nan))})
+    return out
+
+
+def escape_landscape_of(data: Data, beta: float, depth: int, learned=(True, False)) -> dict[str, float]:
+    """:func:`escape_landscape` of the first unlearned feature of ``data``'s training set."""
+    x, y = data.x_train.cpu().numpy(), data.y_train.cpu().numpy()
+    eta, _, _, s = trap.feature_frames(x, y)
+    j = list(learned).index(False)
+    land = escape_landscape(eta[j] / s[j], beta / s[j], depth)
+    return {**land, "barrier": land["barrier"] * s[j], "barrier_back": land["barrier_back"] * s[j]}
