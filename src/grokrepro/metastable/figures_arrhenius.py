@@ -133,16 +133,15 @@ def numbers_fig2a(train: dict, betas, eta: float, depth: int, lam_n, paths: dict
 
 
 def fig2b(fits: dict[str, dict], points: dict[str, dict], langevin: dict[str, dict] | None = None):
-    """Langevin sweeps (top row, when given), then the SGD lr sweeps' Arrhenius plot and survival
-    curves: ``(fig, rows)``."""
+    """The SGD lr sweeps' Arrhenius plot and survival curves, or with Langevin sweeps given
+    (:func:`fig2b_langevin`) those: ``(fig, rows)``."""
     style.apply()
-    top = 1 if langevin else 0
-    fig, axes = plt.subplots(2 + top, len(fits), figsize=(5.4 * len(fits), 3.6 * (2 + top)), squeeze=False)
-    for col, (name, fit) in enumerate((langevin or {}).items()):
-        draw_langevin(axes[0, col], name, fit)
+    if langevin:
+        return fig2b_langevin(fits, points, langevin)
+    fig, axes = plt.subplots(2, len(fits), figsize=(5.4 * len(fits), 7.0), squeeze=False)
     rows: list[Row] = []
     for col, (name, f) in enumerate(fits.items()):
-        ax, axs = axes[top, col], axes[top + 1, col]
+        ax, axs = axes[0, col], axes[1, col]
         x = f["inv_T"]
         has = f["events"] > 0
         y = np.log(np.where(has, f["tau"], np.nan))
@@ -174,14 +173,37 @@ def fig2b(fits: dict[str, dict], points: dict[str, dict], langevin: dict[str, di
         axs.set_ylabel("fraction not escaped")
         axs.legend(fontsize=7)
         rows += numbers_fig2b(name, f, pt)
-    if langevin:
-        rows = langevin_and_sgd_rows(langevin, rows)
-        fig.suptitle("Fig 2b. Top: Langevin noise (isotropic, substitute noise model) from the rank-1 trap - escape "
-                     "time vs barrier/temperature.\nBelow: the paper's SGD learning-rate sweep - not testable: the "
-                     "trap is absorbing under SGD (its noise along the escape direction is zero)", fontsize=10)
-    else:
-        fig.suptitle("Fig 2b: escape time vs effective temperature (top); survival per temperature (bottom)",
-                     fontsize=10)
+    fig.suptitle("Fig 2b: escape time vs effective temperature (top); survival per temperature (bottom)", fontsize=10)
+    return fig, rows
+
+
+def fig2b_langevin(fits: dict[str, dict], points: dict[str, dict], langevin: dict[str, dict]):
+    """Fig 2b with Langevin sweeps: one panel per sweep; the SGD lr sweep as one line of text each."""
+    from .kramers import lr_model_comparison
+
+    fig, axes = plt.subplots(1, len(langevin), figsize=(6.4 * len(langevin), 5.6), squeeze=False)
+    rows: list[Row] = []
+    for name, f in fits.items():
+        rows += numbers_fig2b(name, f, points[name])
+    pl = lr_model_comparison(fits["paper"]["lrs"])["r2_arrhenius"] if "paper" in fits else math.nan
+    for col, (name, fit) in enumerate(langevin.items()):
+        ax = axes[0, col]
+        draw_langevin(ax, name, fit)
+        if name in fits:
+            f = fits[name]
+            ax.text(0.0, -0.17, f"SGD at the paper's lr = {', '.join(f'{x:g}' for x in f['lrs'])} (B=64):\nnot "
+                    f"testable - the trap is absorbing under SGD, {int(np.sum(f['events']))} of {int(np.sum(f['n']))}"
+                    f" escaped in {float(f['budget']):g} epochs", transform=ax.transAxes, fontsize=7.5)
+    rows = langevin_and_sgd_rows(langevin, rows)
+    if "paper" in fits:
+        rows.append(Row("power_law_r2_in_arrhenius_axes[sweep=paper]", pl, None, None, None, None, "n/a",
+                        "R^2 of ln tau on 1/lr when tau is a pure power law 1/lr (deterministic, no barrier) over "
+                        "the paper's five lrs: what an R^2 of 0.991 in the paper's axes cannot exclude"))
+        axes[0, 0].text(0.0, -0.27, f"a pure power law τ ∝ 1/lr over those five lrs reaches R² = {pl:.3f}\nin "
+                        "the paper's Arrhenius axes (ln τ vs 1/lr)", transform=axes[0, 0].transAxes, fontsize=7.5)
+    fig.suptitle("Fig 2b: escape time from the rank-1 trap under Langevin noise (isotropic; a substitute noise model),"
+                 " exact-moment data, T = ΔE/ratio", fontsize=10)
+    fig.subplots_adjust(bottom=0.27, top=0.88, wspace=0.25)
     return fig, rows
 
 
@@ -312,10 +334,10 @@ def draw_langevin(ax, name: str, fit: dict) -> None:
         ax.plot([], [], " ", label=f"free Kramers: ΔE={free.value('delta_e'):.3g} [{lo:.3g}, {hi:.3g}]")
     ax.plot([], [], " ", label=f"k predicted (zero modes {fit['zero_modes'][1]}−{fit['zero_modes'][0]})/2 = "
             f"{fit['k_predicted']:g}")
-    ax.set_xlabel(r"$\Delta E_{theory}/T$  (T from top: " + ", ".join(f"{v:.2g}" for v in t[[0, -1]]) + ")")
+    ax.set_xlabel(r"$\Delta E_{theory}/T$" + f"  (T = {t[0]:.2g} … {t[-1]:.2g})")
     ax.set_ylabel(r"$\ln \tau$ (steps)")
-    ax.set_title(f"Langevin, {name}: β={fit['beta']:g}, lr={fit['lr']:g}, full batch, "
-                 f"{int(fit['n'][0])} seeds/T, budget {fit['budget']:.0e}", fontsize=9)
+    ax.set_title(f"{name}: β={fit['beta']:g}, lr={fit['lr']:g}, full batch, {int(fit['n'][0])} seeds/T, "
+                 f"budget {fit['budget']:.0e} steps", fontsize=9)
     ax.legend(fontsize=6.5, loc="upper left")
 
 
