@@ -17,6 +17,7 @@ include: "workflow/rules/metastable/data.smk"
 include: "workflow/rules/metastable/sweep.smk"
 include: "workflow/rules/metastable/trap.smk"
 include: "workflow/rules/metastable/escape.smk"
+include: "workflow/rules/metastable/langevin.smk"
 include: "workflow/rules/metastable/fit.smk"
 include: "workflow/rules/metastable/figures.smk"
 # Study B -- implicit-bias dichotomy (Lyu et al. 2024)

@@ -162,6 +162,8 @@ def test_fig1a_escape_against_the_paper_within_a_factor_two():
     never = fig1a_rows([8.0, 10.0, 12.0], [np.inf] * 3)
     assert never["escape_epochs_median[point=paper,start=rank1]"].verdict == "deviates"  # nothing escaped
     assert never["delay_factor[point=paper,start=rank1]"].measured == pytest.approx(200.0)  # budget / 10: bound
+    assert never["delay_factor[point=paper,start=rank1]"].verdict == "n/a"  # a budget bound never agrees
+    assert "lower bound (budget)" in never["delay_factor[point=paper,start=rank1]"].note
 
 
 def test_fig1a_rows_at_another_point_carry_no_paper_value():

@@ -19,7 +19,9 @@ own: the deep linear network (which lives here; other families live beside their
 whole epoch from minibatch second moments (:func:`deep_linear_epoch`), optionally compiled.
 
 Minibatch orders are a pure function of (replica seed, epoch), drawn for all replicas at once
-(:func:`epoch_permutations`).
+(:func:`epoch_permutations`). A per-replica temperature (``RunSettings.temperature``) turns the
+steps into Langevin dynamics (:class:`LangevinStepper`), its noise likewise a pure function of
+(seed, epoch, step) (:func:`langevin_normals`).
 """
 from __future__ import annotations
 
@@ -190,6 +192,16 @@ class GradStepper:
                 p.mul_(self.decay).sub_(self.lr * g)
         return len(batches)
 
+    @staticmethod
+    def layout(noise: list[torch.Tensor]) -> list[torch.Tensor]:
+        """Noise (steps, R, ...) per parameter in the layout :meth:`perturb` takes (this one's own)."""
+        return noise
+
+    def perturb(self, noise: list[torch.Tensor]) -> None:
+        """Add ``noise`` (one (R, ...) tensor per parameter, :meth:`layout`) to the parameters."""
+        for p, n in zip(self.params, noise):
+            p.add_(n)
+
     def result(self) -> list[torch.Tensor]:
         return self.params
 
@@ -199,6 +211,101 @@ def gather_batches(data: Data, idx: torch.Tensor | None) -> list[tuple[torch.Ten
     if idx is None:
         return [(data.x_train, data.y_train)]
     return [(data.x_train[b], data.y_train[b]) for b in idx]
+
+
+# --------------------------------------------------------------------------- Langevin noise
+# The noise of replica r at global step g (epoch·steps_per_epoch + step) is a pure function of
+# (seed_r, g): steps come in chunks of NOISE_CHUNK; chunk c of a replica is NOISE_CHUNK rows of
+# standard normals from a Philox generator keyed by mix(seed·φ + c·stride + salt). Drawn for all
+# replicas at once (a chunk each), it is the same alone, in any batch, with any check interval, resumed.
+_NOISE_SALT = 0x5851F42D4C957F2D
+NOISE_CHUNK = 64
+
+
+def _chunk_normals(seed: int, chunk: int, n: int) -> np.ndarray:
+    """(NOISE_CHUNK, n) standard normals of ``seed``'s noise stream in ``chunk``."""
+    word = np.array([seed], dtype=np.int64).astype(np.uint64) * np.uint64(_PHI)  # wraps mod 2⁶⁴ (array: silent)
+    key = _mix64(word ^ np.uint64((int(chunk) * _EPOCH_STRIDE + _NOISE_SALT) & _M64))
+    return np.random.Generator(np.random.Philox(key=int(key[0]))).standard_normal((NOISE_CHUNK, n))
+
+
+class NoiseStream:
+    """Every replica's Langevin noise, drawn a chunk at a time and kept until the run moves past it."""
+
+    def __init__(self, seeds, n: int):
+        self.seeds, self.n, self.cache = np.asarray(seeds, dtype=np.int64), n, {}
+
+    def draw(self, rows: np.ndarray, first: int, steps: int) -> np.ndarray:
+        """(steps, len(rows), n) normals of replicas ``rows`` (indices into ``seeds``) at global steps
+        ``first`` … ``first + steps − 1``."""
+        out = np.empty((steps, len(rows), self.n))
+        c0, c1 = first // NOISE_CHUNK, (first + steps - 1) // NOISE_CHUNK
+        for key in [k for k in self.cache if k[1] < c0]:
+            del self.cache[key]
+        for c in range(c0, c1 + 1):
+            lo, hi = max(first, c * NOISE_CHUNK), min(first + steps, (c + 1) * NOISE_CHUNK)
+            for i, r in enumerate(rows):
+                block = self.cache.get((int(r), c))
+                if block is None:
+                    block = self.cache[(int(r), c)] = _chunk_normals(int(self.seeds[r]), c, self.n)
+                out[lo - first : hi - first, i] = block[lo - c * NOISE_CHUNK : hi - c * NOISE_CHUNK]
+        return out
+
+
+def langevin_normals(seeds, epoch: int, steps: int, n: int) -> np.ndarray:
+    """(steps, R, n) standard normals of every replica's noise stream in one epoch of ``steps`` steps."""
+    return NoiseStream(seeds, n).draw(np.arange(len(seeds)), epoch * steps, steps)
+
+
+class LangevinStepper:
+    """Langevin dynamics (Euler–Maruyama) on top of a family's SGD stepper ``inner``: every step is
+    θ ← θ − lr·(∇L(θ) + wd·θ) + √(2·lr·T)·ξ, ξ ~ N(0, I) over all parameters (:class:`NoiseStream`),
+    the gradient that of the step's minibatch (full batch: the exact gradient). ``amplitude``: (R,)
+    √(2·lr·T); ``shapes``: the per-replica parameter shapes; ``rows``: the replicas' rows in
+    ``stream``. :meth:`run` steps ``epochs`` epochs with the noise of all of them drawn at once."""
+
+    def __init__(self, inner, shapes, amplitude: torch.Tensor, stream: NoiseStream, rows: np.ndarray):
+        self.inner, self.shapes, self.amplitude, self.stream, self.rows = inner, shapes, amplitude, stream, rows
+        self.sizes = [math.prod(s) for s in shapes]
+
+    def run(self, data: Data, epochs: range, orders) -> int:
+        """Step the epochs ``epochs`` (global numbering), minibatches ``orders(epoch)`` (None: full
+        batch); the noise is drawn a piece of about NOISE_CHUNK steps at a time."""
+        steps = 0
+        for start in range(epochs.start, epochs.stop, NOISE_CHUNK):
+            steps += self.piece(data, [(e, orders(e)) for e in range(start, min(start + NOISE_CHUNK, epochs.stop))])
+        return steps
+
+    def piece(self, data: Data, epochs: list) -> int:
+        per = 1 if epochs[0][1] is None else epochs[0][1].shape[0]
+        xi = torch.as_tensor(self.stream.draw(self.rows, epochs[0][0] * per, len(epochs) * per),
+                             device=self.amplitude.device, dtype=self.amplitude.dtype) * self.amplitude[None, :, None]
+        noise = self.inner.layout([n.unflatten(2, s) for n, s in zip(torch.split(xi, self.sizes, dim=2), self.shapes)])
+        for k, (_, batch) in enumerate(epochs):
+            for s in range(per):
+                self.inner.epoch(data, None if batch is None else batch[s : s + 1])
+                self.inner.perturb([n[k * per + s] for n in noise])
+        return len(epochs) * per
+
+    def result(self) -> list[torch.Tensor]:
+        return self.inner.result()
+
+
+@dataclass(frozen=True)
+class Quadratic:
+    """A quadratic well L(θ) = ½ Σ_i k_i θ_i² (no data): the family the Langevin step is tested on."""
+
+    stiffness: tuple[float, ...]
+
+    def batches(self, data: Data, idx):
+        return [None] * (1 if idx is None else idx.shape[0])
+
+    def grads(self, params, batch):
+        return [params[0] * torch.as_tensor(self.stiffness, dtype=params[0].dtype, device=params[0].device)]
+
+    def metrics(self, params, data: Data) -> dict[str, torch.Tensor]:
+        k = torch.as_tensor(self.stiffness, dtype=params[0].dtype, device=params[0].device)
+        return {"train_loss": 0.5 * (k * params[0] ** 2).sum(1)}
 
 
 # --------------------------------------------------------------------------- deep linear nets
@@ -402,19 +509,37 @@ class DeepLinearStepper:
         self.compiled, self.lr, self.decay = compiled, lr, decay
         self.last = compiled or params[0].shape[0] >= REPLICAS_LAST_MIN
         self.ws = [p.permute(1, 2, 0).contiguous() for p in params] if self.last else params
+        self.full = None
+
+    def moments(self, data: Data, idx: torch.Tensor | None) -> torch.Tensor:
+        """The steps' lr-scaled moments in the layers' layout (full batch: computed once, kept)."""
+        if idx is None and self.full is not None and self.full[0] is data.x_train:
+            return self.full[1]
+        m = minibatch_moments(_per_sample_moments(data), idx, self.lr)
+        m = m.permute(2, 0, 1).contiguous() if self.last else m
+        if idx is None:
+            self.full = (data.x_train, m)
+        return m
 
     def epoch(self, data: Data, idx: torch.Tensor | None) -> int:
-        m = minibatch_moments(_per_sample_moments(data), idx, self.lr)
+        m = self.moments(data, idx)
         if not self.last:
             self.ws = deep_linear_epoch(self.ws, m, self.decay)
             return m.shape[0]
-        m = m.permute(2, 0, 1).contiguous()
         if self.compiled:
             axes = [(w, 2) for w in self.ws] + [(m, 2), (self.decay, 0)]
             self.ws = call_compiled(deep_linear_epoch_replicas_last, self.ws, m, self.decay, replica_axes=axes)
         else:
             self.ws = deep_linear_epoch_replicas_last(self.ws, m, self.decay)
         return m.shape[1]
+
+    def layout(self, noise: list[torch.Tensor]) -> list[torch.Tensor]:
+        """Noise (steps, R, out, in) per layer in the layers' layout (replicas last: (steps, out, in, R))."""
+        return [n.permute(0, 2, 3, 1).contiguous() for n in noise] if self.last else noise
+
+    def perturb(self, noise: list[torch.Tensor]) -> None:
+        """Add ``noise`` (one tensor per layer, in the layers' layout: :meth:`layout`) to the layers."""
+        self.ws = [w + n for w, n in zip(self.ws, noise)]
 
     def result(self) -> list[torch.Tensor]:
         return [w.permute(2, 0, 1).contiguous() for w in self.ws] if self.last else self.ws
@@ -466,7 +591,8 @@ class RunSettings:
     loop state is written to after a check once ``checkpoint_every`` seconds have passed.
     ``compile``: run a family's fused step through ``torch.compile`` (falls back to eager where
     that fails); None: only when the call may take ≥ :data:`COMPILE_MIN_STEPS` replica-steps, as
-    compiling costs seconds to a minute once per process.
+    compiling costs seconds to a minute once per process. ``temperature``: scalar or (R,) Langevin
+    temperature T of each replica (:class:`LangevinStepper`); 0 everywhere is plain SGD.
     """
 
     max_epochs: int
@@ -480,6 +606,7 @@ class RunSettings:
     checkpoint: str | Path | None = None
     checkpoint_every: float = 600.0
     compile: bool | None = None
+    temperature: float | Sequence[float] = 0.0
 
     def grid(self) -> np.ndarray:
         grid = self.record_epochs if self.record_epochs is not None else [0, self.max_epochs]
@@ -578,6 +705,8 @@ class _Loop:
         self.seeds = np.broadcast_to(np.asarray(seeds, dtype=np.int64), (r,)).copy()
         self.compiled = cfg.compiled(r, n)
         self.lr, self.wd = _per_replica(lr, r, params[0]), _per_replica(weight_decay, r, params[0])
+        self.temperature = _per_replica(cfg.temperature, r, params[0])
+        self.noise: NoiseStream | None = None
         self.grid = cfg.grid()
         self.grid_row = {int(e): i for i, e in enumerate(self.grid)}
         self.params = [p.clone() for p in params]
@@ -588,7 +717,7 @@ class _Loop:
         self.epoch = self.steps = 0
         self.fingerprint = _fingerprint(model, self.params, data, self.lr, self.wd, self.seeds, cfg.max_epochs,
                                         cfg.check_every, self.grid, cfg.batch_size, cfg.epoch_offset,
-                                        cfg.check_at_records, self.compiled) if cfg.checkpoint else ""
+                                        cfg.check_at_records, self.compiled, self.temperature) if cfg.checkpoint else ""
         self.started = self.last_log = self.last_checkpoint = time.time()
 
     @property
@@ -604,20 +733,35 @@ class _Loop:
         return minibatch_indices(seeds, self.cfg.epoch_offset + epoch, n, self.cfg.batch_size, self.active.device)
 
     def stepper(self):
-        """The family's own stepper if it has one, else the generic :class:`GradStepper`."""
+        """The family's own stepper if it has one, else the generic :class:`GradStepper`; wrapped in a
+        :class:`LangevinStepper` when an active replica has a temperature."""
         lr = self.lr[self.active]
         decay = 1 - lr * self.wd[self.active]
         if hasattr(self.model, "stepper"):
-            return self.model.stepper(self.live, lr, decay, compiled=self.compiled)
-        return GradStepper(self.model, self.live, lr, decay)
+            inner = self.model.stepper(self.live, lr, decay, compiled=self.compiled)
+        else:
+            inner = GradStepper(self.model, self.live, lr, decay)
+        temperature = self.temperature[self.active]
+        if not bool((temperature != 0).any()):
+            return inner
+        if self.noise is None:
+            self.noise = NoiseStream(self.seeds, sum(math.prod(p.shape[1:]) for p in self.live))
+        return LangevinStepper(inner, [p.shape[1:] for p in self.live], torch.sqrt(2 * lr * temperature),
+                               self.noise, self.active.cpu().numpy())
 
     def train_until(self, end: int) -> None:
-        """SGD with coupled weight decay, ``p ← p·(1 − lr·wd) − lr·∇L``, up to epoch ``end``."""
+        """SGD with coupled weight decay, ``p ← p·(1 − lr·wd) − lr·∇L``, up to epoch ``end`` (Langevin:
+        plus the noise, drawn for all these epochs at once)."""
         seeds = self.seeds[self.active.cpu().numpy()]
         with torch.no_grad():
             stepper = self.stepper()
-            for epoch in range(self.epoch, end):
-                self.steps += stepper.epoch(self.data, self.draw_orders(seeds, epoch)) * len(seeds)
+            if isinstance(stepper, LangevinStepper):
+                off = self.cfg.epoch_offset
+                self.steps += stepper.run(self.data, range(off + self.epoch, off + end),
+                                          lambda e: self.draw_orders(seeds, e - off)) * len(seeds)
+            else:
+                for epoch in range(self.epoch, end):
+                    self.steps += stepper.epoch(self.data, self.draw_orders(seeds, epoch)) * len(seeds)
             self.live = stepper.result()
         self.epoch = end
 

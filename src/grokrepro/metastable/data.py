@@ -4,7 +4,8 @@
 coordinates carry the features η_1 > η_2 > ...). Samples are drawn by a Cholesky factor of the
 joint covariance; the first p coordinates are x, the rest y. A training set may be a random
 sub-sample of a larger pool (the paper's sparse sub-sampling); the test set is drawn
-independently.
+independently. With ``exact_moments`` the training set is then rescaled so that its moments are
+exactly the population's (:func:`exact_moments`), and the per-feature theory holds exactly.
 """
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ class DataSpec:
     n_test: int
     n_pool: int | None = None  # None: the training set is the whole pool
     seed: int = 0
+    exact_moments: bool = False  # rescale the training set to Σ̂_xx = I, Σ̂_yx = diag(η), Σ̂_yy = I exactly
 
     def __post_init__(self):
         d = len(self.features)
@@ -33,6 +35,8 @@ class DataSpec:
             raise ValueError("features (singular values of Σ_yx) must lie in [0, 1) for a valid covariance")
         if self.n_pool is not None and self.n_pool < self.n_train:
             raise ValueError("n_pool must be >= n_train")
+        if self.exact_moments and self.n_train < self.dim_x + self.dim_y:
+            raise ValueError("exact_moments needs n_train >= dim_x + dim_y")
 
 
 def joint_covariance(spec: DataSpec) -> np.ndarray:
@@ -57,6 +61,8 @@ def generate(spec: DataSpec) -> dict[str, np.ndarray]:
     idx = np.sort(rng.choice(n_pool, size=spec.n_train, replace=False)) if n_pool > spec.n_train else np.arange(n_pool)
     x_test, y_test = sample(spec, spec.n_test, rng)
     x, y = x_pool[idx], y_pool[idx]
+    if spec.exact_moments:
+        x, y = exact_moments(x, y, spec.features)
     return {
         "x_train": x,
         "y_train": y,
@@ -68,6 +74,28 @@ def generate(spec: DataSpec) -> dict[str, np.ndarray]:
         "cov_xx_eig_train": np.linalg.eigvalsh(x.T @ x / len(x))[::-1],
         "s_train": input_variance_along_features(x, y),
     }
+
+
+def _whiten(a: np.ndarray) -> np.ndarray:
+    """``a`` times the symmetric inverse square root of its second moment aᵀa/N (so that aᵀa/N = I)."""
+    evals, evecs = np.linalg.eigh(a.T @ a / len(a))
+    return a @ (evecs / np.sqrt(evals)) @ evecs.T
+
+
+def exact_moments(x: np.ndarray, y: np.ndarray, features) -> tuple[np.ndarray, np.ndarray]:
+    """Samples with exactly Σ̂_xx = I, Σ̂_yx = diag(η) and Σ̂_yy = I (moments xᵀx/N etc.).
+
+    x is whitened; y_j = η_j x_j + √(1 − η_j²) e_j, with e the part of the sampled y orthogonal to
+    the columns of x, whitened (so eᵀx = 0 and eᵀe/N = I). Needs N ≥ p + q.
+    """
+    n, p, q = len(x), x.shape[1], y.shape[1]
+    x = _whiten(x)
+    e = _whiten(y - x @ (x.T @ y) / n)
+    eta = np.zeros(q)
+    eta[: len(features)] = features
+    a = np.zeros((q, p))
+    a[np.arange(len(features)), np.arange(len(features))] = features
+    return x, x @ a.T + e * np.sqrt(1 - eta**2)
 
 
 def input_variance_along_features(x: np.ndarray, y: np.ndarray) -> np.ndarray:

@@ -184,10 +184,11 @@ def _delay_rows(tag: str, starts: dict, medians: dict, budget: float, delay_fact
         lower = not math.isfinite(med)
         factor = (budget if lower else med) / max(base, 1.0)
         verdict = judge(factor, delay_factor_min, bound="lower")[0]
-        if bool(starts[start]["no_lower_state"]):
-            verdict = "n/a"  # the start is the global minimum here: no delayed escape to speak of
+        if bool(starts[start]["no_lower_state"]) or lower:
+            verdict = "n/a"  # global minimum: no delayed escape; or only a bound set by the budget: never agrees
         rows.append((Row(f"delay_factor[{tag},start={start}]", factor, None, None, None, None, verdict,
-                         ("lower bound (most trapped seeds never escaped within the budget); " if lower else "")
+                         ("lower bound (budget): most trapped seeds never escaped, so the delay is not measured; "
+                          if lower else "")
                          + f"median escape epoch of the trap / of random starts (random floored at 1 epoch); "
                          f"requirement >= {delay_factor_min:g}"), start))
     return rows

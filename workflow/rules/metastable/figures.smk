@@ -94,11 +94,14 @@ rule fig_metastable_2a:
 rule fig_metastable_2b:
     input:
         fits=expand(f"{RES}/metastable/fits/{{sweep}}.npz", sweep=MS["arrhenius"]["sweeps"]),
+        langevin=expand(f"{RES}/metastable/langevin/{{sweep}}.npz", sweep=MS["langevin"]["sweeps"]),
         **script_inputs("fig_metastable_2b"),
     output:
         **figure_outputs("metastable", "2b"),
     params:
         points={name: MS["escape"]["points"][sw["point"]] for name, sw in MS["arrhenius"]["sweeps"].items()},
+        langevin=list(MS["langevin"]["sweeps"]),
+        gof_bootstrap=MS["arrhenius"]["gof_bootstrap"],
     log:
         f"{RES}/logs/metastable/figures/2b.log",
     script:
