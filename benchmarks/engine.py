@@ -179,8 +179,9 @@ class Bench:
         fixed cost of a call (its two full-data checks) that the comparators do not pay."""
         seeds, params = self.setup(r)
         model = DeepLinear(DIMS)
-        t = [best_time(lambda: train(model, params, self.data, LR, WD, B, seeds, e, check_every=e, progress_every=0,
-                                     compile=compile), self.repeats, self.sync) for e in (epochs, 2 * epochs)]
+        t = [best_time(lambda: train(model, params, self.data, LR, WD, B, seeds, e, check_every=e,  # noqa: B023
+                                     progress_every=0, compile=compile), self.repeats, self.sync)
+             for e in (epochs, 2 * epochs)]
         return r * epochs * STEPS / max(t[1] - t[0], 1e-9)
 
     def stepper(self, r: int, epochs: int, step) -> float:

@@ -12,7 +12,8 @@ from grokrepro.metastable.kramers import (arrhenius_fit, kramers_fit, lr_model_c
 K, DELTA_E, A = 8.0, 0.0285, 62.0  # tau = exp(A) T^K exp(dE/T): the scale of the real sweeps
 
 
-def synthetic(seed=0, temps=np.geomspace(0.0012, 0.004, 7), n=400, budget_factor=3.0):
+def synthetic(seed=0, temps=None, n=400, budget_factor=3.0):
+    temps = np.geomspace(0.0012, 0.004, 7) if temps is None else temps
     rng = np.random.default_rng(seed)
     ln_tau, events = [], []
     for t in temps:

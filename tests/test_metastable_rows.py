@@ -183,14 +183,14 @@ def test_fig1a_trivial_trap_against_the_papers_lower_bound():
     assert rows["escape_epochs_median[point=paper,start=trivial]"].paper == paper
 
 
-def sparse_run(sv_escape, test_drop=3000.0, final_gap=0.01, epochs=np.array([0, 10, 100, 1000, 5000])):
+def sparse_run(sv_escape, test_drop=3000.0, final_gap=0.01, epochs=(0, 10, 100, 1000, 5000)):
     r = 3
     train = np.tile(np.array([0.9, 0.52, 0.5, 0.5, 0.4])[:, None], (1, r))
     test = np.tile(np.array([1.0, 0.8, 0.8, 0.8, 0.4 + final_gap])[:, None], (1, r))
     run = escape_run([test_drop] * r, budget=5000.0, sv_times=[sv_escape] * r)
     run.update({"batch_size": np.array(25), "phase_masks": np.array([[True, False], [True, True]]),
                 "phase_train_mse": np.array([0.5, 0.4]), "phase_test_mse": np.array([0.8, 0.4]),
-                "train_loss": train, "test_loss": test, "epochs": epochs,
+                "train_loss": train, "test_loss": test, "epochs": np.asarray(epochs),
                 "svals": np.tile([0.7, 1e-4], (len(epochs), r, 1))})
     return run
 

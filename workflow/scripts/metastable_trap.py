@@ -30,5 +30,5 @@ log(f"start {wc.start} at point {wc.point}: learned-feature pattern per seed {ph
     f"{int(info['diverged'].sum())} diverged")
 arrays = {f"W{l}": w.cpu().numpy() for l, w in enumerate(params)}
 arrays.update({"phase": phase, "seeds": np.asarray(p.seeds), **info})
-save_npz(snakemake.output[0], arrays, result_meta({"trap": p.trap, "model": p.model, "seeds": p.seeds, "start": wc.start},
-                                                  seeds=list(p.seeds)))
+meta = result_meta({"trap": p.trap, "model": p.model, "seeds": p.seeds, "start": wc.start}, seeds=list(p.seeds))
+save_npz(snakemake.output[0], arrays, meta)

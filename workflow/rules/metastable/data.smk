@@ -11,5 +11,7 @@ rule metastable_data:
         spec=lookup(dpath="datasets/{dataset}", within=MS),
     log:
         f"{RES}/logs/metastable/data/{{dataset}}.log",
+    conda:
+        CONDA_ENV
     script:
         "../../scripts/metastable_data.py"

@@ -18,6 +18,8 @@ rule metastable_escape:
         f"{RES}/logs/metastable/escape/{{point}}_{{start}}.log",
     benchmark:
         f"{RES}/benchmarks/metastable/escape/{{point}}_{{start}}.tsv"
+    conda:
+        CONDA_ENV
     script:
         "../../scripts/metastable_escape.py"
 
@@ -39,5 +41,7 @@ rule metastable_arrhenius_run:
         f"{RES}/logs/metastable/arrhenius/{{sweep}}.log",
     benchmark:
         f"{RES}/benchmarks/metastable/arrhenius/{{sweep}}.tsv"
+    conda:
+        CONDA_ENV
     script:
         "../../scripts/metastable_arrhenius_run.py"

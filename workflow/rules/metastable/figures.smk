@@ -19,6 +19,8 @@ rule fig_metastable_3:
         tolerance=MS["figures"]["beta_c_tolerance"],
     log:
         f"{RES}/logs/metastable/figures/3.log",
+    conda:
+        CONDA_ENV
     script:
         "../../scripts/fig_metastable_3.py"
 
@@ -36,6 +38,8 @@ rule fig_metastable_4:
         depth=MS["model"]["depth"],
     log:
         f"{RES}/logs/metastable/figures/4.log",
+    conda:
+        CONDA_ENV
     script:
         "../../scripts/fig_metastable_4.py"
 
@@ -56,6 +60,8 @@ rule fig_metastable_1a:
         delay_factor_min=MS["figures"]["delay_factor_min"],
     log:
         f"{RES}/logs/metastable/figures/1a.log",
+    conda:
+        CONDA_ENV
     script:
         "../../scripts/fig_metastable_1a.py"
 
@@ -71,6 +77,8 @@ rule fig_metastable_1b:
         n_train=MS["datasets"][MS["escape"]["points"]["sparse"]["dataset"]]["n_train"],
     log:
         f"{RES}/logs/metastable/figures/1b.log",
+    conda:
+        CONDA_ENV
     script:
         "../../scripts/fig_metastable_1b.py"
 
@@ -87,6 +95,8 @@ rule fig_metastable_2a:
         model=MS["model"],
     log:
         f"{RES}/logs/metastable/figures/2a.log",
+    conda:
+        CONDA_ENV
     script:
         "../../scripts/fig_metastable_2a.py"
 
@@ -104,6 +114,8 @@ rule fig_metastable_2b:
         gof_bootstrap=MS["arrhenius"]["gof_bootstrap"],
     log:
         f"{RES}/logs/metastable/figures/2b.log",
+    conda:
+        CONDA_ENV
     script:
         "../../scripts/fig_metastable_2b.py"
 

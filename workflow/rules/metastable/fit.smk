@@ -18,5 +18,7 @@ rule metastable_fit:
         f"{RES}/logs/metastable/fit/{{sweep}}.log",
     benchmark:
         f"{RES}/benchmarks/metastable/fit/{{sweep}}.tsv"
+    conda:
+        CONDA_ENV
     script:
         "../../scripts/metastable_fit.py"

@@ -18,5 +18,7 @@ rule metastable_langevin:
         f"{RES}/logs/metastable/langevin/{{sweep}}.log",
     benchmark:
         f"{RES}/benchmarks/metastable/langevin/{{sweep}}.tsv"
+    conda:
+        CONDA_ENV
     script:
         "../../scripts/metastable_langevin.py"

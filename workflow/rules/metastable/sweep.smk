@@ -18,5 +18,7 @@ rule metastable_sweep:
         f"{RES}/logs/metastable/sweep/L{{depth}}.log",
     benchmark:
         f"{RES}/benchmarks/metastable/sweep/L{{depth}}.tsv"
+    conda:
+        CONDA_ENV
     script:
         "../../scripts/metastable_sweep.py"

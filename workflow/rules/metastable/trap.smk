@@ -18,5 +18,7 @@ rule metastable_trap:
         f"{RES}/logs/metastable/trap/{{point}}_{{start}}.log",
     benchmark:
         f"{RES}/benchmarks/metastable/trap/{{point}}_{{start}}.tsv"
+    conda:
+        CONDA_ENV
     script:
         "../../scripts/metastable_trap.py"
