@@ -69,7 +69,7 @@ def main():
     sweep = cfg["metastable"]["sweep"]
     work = Path(args.keep or tempfile.mkdtemp(prefix="paper-preset-"))
     work.mkdir(parents=True, exist_ok=True)
-    for name in ("Snakefile", "config.yaml", "workflow", "profiles", "src"):
+    for name in ("Snakefile", "config.yaml", "environment.yml", "workflow", "profiles", "src"):
         src, dst = ROOT / name, work / name
         if not dst.exists():
             (shutil.copytree if src.is_dir() else shutil.copy2)(src, dst)

@@ -9,7 +9,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))  # tests/reference.py
 
 ROOT = Path(__file__).resolve().parents[1]
-COPY = ("Snakefile", "config.yaml", "workflow", "profiles", "src")
+COPY = ("Snakefile", "config.yaml", "environment.yml", "workflow", "profiles", "src")
 
 
 def snakemake(workdir: Path, *args, timeout=900):

@@ -301,7 +301,7 @@ def test_snakemake_stops_before_any_job(tmp_path, args, name):
 def test_snakemake_runs_with_one_value_from_the_command_line(tmp_path):
     """`--config preset=tiny 'metastable={seeds: {count: 3}}'`: the plan is accepted, and a job
     run with it (a random start, seconds) gets seeds 42, 43, 44 and tiny's other values."""
-    for name in ("Snakefile", "config.yaml"):
+    for name in ("Snakefile", "config.yaml", "environment.yml"):
         shutil.copy(ROOT / name, tmp_path / name)
     for name in ("workflow", "src", "profiles"):
         shutil.copytree(ROOT / name, tmp_path / name, ignore=shutil.ignore_patterns("__pycache__"))

@@ -21,7 +21,7 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-COPY = ("Snakefile", "config.yaml", "workflow", "profiles", "src")
+COPY = ("Snakefile", "config.yaml", "environment.yml", "workflow", "profiles", "src")
 SCRIPTS = ROOT / "tests" / "slurm"
 PROFILES = {"cpu": ROOT / "profiles" / "slurm" / "config.yaml", "gpu": ROOT / "profiles" / "slurm-gpu" / "config.yaml"}
 SLURM_LIMIT_S = 1200       # hang guard only: the same DAG as ~10 Slurm jobs, ~4-7 min
