@@ -282,7 +282,7 @@ def test_restored_results_archive_retrains_nothing(tiny_run, tmp_path):
     for name in sorted(trained):
         assert (clone / TINY / name).read_bytes() == (tiny_run / TINY / name).read_bytes(), name
     assert planned(snakemake(clone, "-n")) == set()
-    script = clone / "workflow" / "scripts" / "metastable_fig3.py"
+    script = clone / "workflow" / "scripts" / "fig_metastable_3.py"
     script.write_text(script.read_text() + "# an edit to one figure's plotting script\n")
     assert planned(snakemake(clone, "-n")) == {"fig_metastable_3", "scorecard", "all"}
 
