@@ -73,13 +73,19 @@ def convergence_monitor(n_replicas: int, min_epochs: int, rel_tol: float):
     return monitor
 
 
-def run_sweep(arrays: dict, spec: SweepSpec, device="cpu", dtype=torch.float64) -> dict[str, np.ndarray]:
+def run_sweep(arrays: dict, spec: SweepSpec, device="cpu", dtype=torch.float64, model=None,
+              betas=None) -> dict[str, np.ndarray]:
     """Both sweep directions for every seed. Arrays are indexed (direction, β index, seed, ...),
     with β ascending for both directions (the downward sweep visited them in reverse). A replica
-    that diverges is marked ``DIVERGED`` from that β on and trained no further."""
+    that diverges is marked ``DIVERGED`` from that β on and trained no further.
+
+    ``model``: any engine family with ``init(seeds, std, device, dtype)`` and metrics that include
+    ``svals``, ``eff_rank`` and ``param_norm`` (default: the deep linear network of ``spec``);
+    ``betas``: the grid (default ``spec.betas``)."""
     data = Data.from_numpy(arrays, device, dtype)
     p, q = data.x_train.shape[1], data.y_train.shape[1]
-    model = DeepLinear(dims(spec.depth, spec.width, p, q), rank_threshold=spec.rank_threshold)
+    if model is None:
+        model = DeepLinear(dims(spec.depth, spec.width, p, q), rank_threshold=spec.rank_threshold)
     seeds = np.asarray(spec.seeds, dtype=np.int64)
     s = len(seeds)
     init_std = spec.init_std if spec.init_std is not None else 1.0 / math.sqrt(spec.width)
@@ -87,7 +93,7 @@ def run_sweep(arrays: dict, spec: SweepSpec, device="cpu", dtype=torch.float64) 
     down = model.init(seeds + 10_000, spec.trivial_init_std, device, dtype)
     params = [torch.cat([a, b]) for a, b in zip(up, down)]
     rep_seeds = np.concatenate([seeds, seeds + 10_000])
-    betas = spec.betas
+    betas = spec.betas if betas is None else np.asarray(betas, dtype=float)
     nb = len(betas)
     k = min(p, q)
     out = {
@@ -124,7 +130,7 @@ def run_sweep(arrays: dict, spec: SweepSpec, device="cpu", dtype=torch.float64) 
     return out
 
 
-def _store_step(out: dict, model: DeepLinear, data: Data, res, idx: np.ndarray, j: int, s: int,
+def _store_step(out: dict, model, data: Data, res, idx: np.ndarray, j: int, s: int,
                 alive: np.ndarray) -> None:
     """Write one β step's results of the replicas ``idx`` into ``out``; retire the diverged ones
     (their metrics are not computed: their weights may not be finite)."""

@@ -5,6 +5,10 @@ coordinates carry the features η_1 > η_2 > ...). Samples are drawn by a Choles
 joint covariance; the first p coordinates are x, the rest y. A training set may be a random
 sub-sample of a larger pool (the paper's sparse sub-sampling); the test set is drawn
 independently.
+
+``exact_moments``: the N samples of each set are then rescaled so that its empirical moments are
+the population ones exactly — Σ̂_xx = I, Σ̂_yx = diag(η), Σ̂_yy = I (second moments about zero,
+as the theory uses them) — which makes the per-feature theory exact for the linear network.
 """
 from __future__ import annotations
 
@@ -24,6 +28,7 @@ class DataSpec:
     n_test: int
     n_pool: int | None = None  # None: the training set is the whole pool
     seed: int = 0
+    exact_moments: bool = False  # rescale each set so its second moments are exactly the population's
 
     def __post_init__(self):
         d = len(self.features)
@@ -33,6 +38,8 @@ class DataSpec:
             raise ValueError("features (singular values of Σ_yx) must lie in [0, 1) for a valid covariance")
         if self.n_pool is not None and self.n_pool < self.n_train:
             raise ValueError("n_pool must be >= n_train")
+        if self.exact_moments and min(self.n_train, self.n_test) < self.dim_x + self.dim_y:
+            raise ValueError("exact moments need at least dim_x + dim_y samples per set")
 
 
 def joint_covariance(spec: DataSpec) -> np.ndarray:
@@ -57,6 +64,9 @@ def generate(spec: DataSpec) -> dict[str, np.ndarray]:
     idx = np.sort(rng.choice(n_pool, size=spec.n_train, replace=False)) if n_pool > spec.n_train else np.arange(n_pool)
     x_test, y_test = sample(spec, spec.n_test, rng)
     x, y = x_pool[idx], y_pool[idx]
+    if spec.exact_moments:
+        x, y = exact_moments(x, y, spec.features)
+        x_test, y_test = exact_moments(x_test, y_test, spec.features)
     return {
         "x_train": x,
         "y_train": y,
@@ -68,6 +78,33 @@ def generate(spec: DataSpec) -> dict[str, np.ndarray]:
         "cov_xx_eig_train": np.linalg.eigvalsh(x.T @ x / len(x))[::-1],
         "s_train": input_variance_along_features(x, y),
     }
+
+
+def _whiten(a: np.ndarray) -> np.ndarray:
+    """a · (aᵀa/N)^{-1/2}: columns with empirical second moments exactly I (symmetric root, so a
+    changes as little as possible)."""
+    w, v = np.linalg.eigh(a.T @ a / len(a))
+    return a @ (v / np.sqrt(w)) @ v.T
+
+
+def exact_moments(x: np.ndarray, y: np.ndarray, features) -> tuple[np.ndarray, np.ndarray]:
+    """The samples rescaled so that Σ̂_xx = I, Σ̂_yx = diag(η) and Σ̂_yy = I hold exactly.
+
+    x is whitened; the part of y orthogonal to x's columns is whitened into e (eᵀx = 0, Σ̂_ee = I);
+    then y_k = η_k x_k + sqrt(1 − η_k²) e_k for the d features and y_k = e_k for the other outputs.
+    """
+    n, p = x.shape
+    q = y.shape[1]
+    if n < p + q:
+        raise ValueError(f"exact moments need at least {p + q} samples, got {n}")
+    x = _whiten(x)
+    e = _whiten(y - x @ np.linalg.lstsq(x, y, rcond=None)[0])
+    eta = np.zeros(q)
+    eta[: len(features)] = features
+    cross = np.zeros((n, q))
+    k = min(p, q)
+    cross[:, :k] = x[:, :k] * eta[:k]
+    return x, cross + e * np.sqrt(1 - eta ** 2)
 
 
 def input_variance_along_features(x: np.ndarray, y: np.ndarray) -> np.ndarray:
