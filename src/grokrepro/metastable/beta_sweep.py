@@ -107,13 +107,14 @@ def run_sweep(arrays: dict, spec: SweepSpec, device="cpu", dtype=torch.float64, 
         "status": np.zeros((2, nb, s), dtype=np.int64),
     }
     alive = np.ones(2 * s, dtype=bool)
+    train_only = Data(data.x_train, data.y_train)  # the convergence checks need no test-set metrics
     for j in range(nb):
         b_up, b_down = betas[j], betas[nb - 1 - j]
         wd = np.concatenate([np.full(s, b_up), np.full(s, b_down)])
         idx = np.flatnonzero(alive)
         if idx.size:
             res = engine.train(
-                model, [prm[idx] for prm in params], data, spec.lr, wd[idx], spec.batch_size, rep_seeds[idx],
+                model, [prm[idx] for prm in params], train_only, spec.lr, wd[idx], spec.batch_size, rep_seeds[idx],
                 spec.max_epochs, check_every=spec.check_every, record_epochs=[], epoch_offset=j * spec.max_epochs,
                 monitor=convergence_monitor(len(idx), spec.min_epochs, spec.rel_tol), progress_every=0,
             )

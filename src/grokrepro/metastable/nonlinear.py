@@ -254,6 +254,7 @@ def run_nonlinear_escape(arrays: dict, activation: str, depth: int, width: int, 
     def escaped(mets):
         return mets["svals"][:, 1] > thr
 
+    data = Data(data.x_train, data.y_train)  # the escape checks need no test-set metrics
     sgd = engine.train(model, params, data, lr, b_op, batch, run_seeds, budget, check_every=every, record_epochs=[],
                        monitor=lambda epoch, mets, idx: escaped(mets), progress_every=0)
     with torch.no_grad():
