@@ -143,7 +143,7 @@ def langevin(model, params, data: Data, lr: float, beta: float, temperature: flo
     params = [p.clone() for p in params]
     device, dtype = params[0].device, params[0].dtype
     seeds_t = torch.as_tensor(np.asarray(seeds, dtype=np.int64), device=device)
-    gens = [torch.Generator().manual_seed(int(engine._stream_seed(noise_seed, int(s)))) for s in seeds]
+    gens = [torch.Generator().manual_seed(1_000_003 * int(noise_seed) + int(s) + 1) for s in seeds]
     n = data.x_train.shape[0]
     shapes = [tuple(p.shape[1:]) for p in params]
     scale = math.sqrt(2 * lr * temperature)
