@@ -20,6 +20,7 @@ include: "workflow/rules/metastable/escape.smk"
 include: "workflow/rules/metastable/langevin.smk"
 include: "workflow/rules/metastable/fit.smk"
 include: "workflow/rules/metastable/figures.smk"
+include: "workflow/rules/metastable/beyond.smk"
 # Study B -- implicit-bias dichotomy (Lyu et al. 2024)
 include: "workflow/rules/dichotomy/data.smk"
 include: "workflow/rules/dichotomy/train.smk"

@@ -193,7 +193,10 @@ def test_editing_a_sweep_parameter_reruns_the_sweep_and_its_figures(tiny_run, tm
     overlay.write_text("metastable:\n  sweep:\n    lr: 0.05\n")
     jobs = planned_jobs(tiny_run, "--configfile", "config.yaml", str(overlay))
     assert jobs.pop("metastable_sweep") >= 1
-    assert jobs == {"fig_metastable_3": 1, "fig_metastable_4": 1, "scorecard": 1, "all": 1}, jobs
+    # the d-feature sweeps of fig_metastable_features run with the same sweep settings (one job per data set)
+    assert jobs.pop("metastable_features_run") == 3  # tiny preset: exact, feat3, feat4_sampled
+    assert jobs == {"fig_metastable_3": 1, "fig_metastable_4": 1, "fig_metastable_features": 1, "scorecard": 1,
+                    "all": 1}, jobs
 
 
 @pytest.mark.pipeline

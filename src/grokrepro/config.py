@@ -175,6 +175,12 @@ def _check_metastable(ms: Mapping[str, Any]) -> list[str]:
                 errors.append(f"{where}.starts: {start} needs {int(start[4:])} features, the data set has {k}")
             if start != "random" and ms["trap"]["method"] == "annealed" and start not in ms["trap"]["beta_init"]:
                 errors.append(f"metastable.trap.beta_init.{start}: missing (needed by {where}.starts)")
+    for where, name in [*(("metastable.features.datasets", n) for n in ms["features"]["datasets"]),
+                        ("metastable.nonlinear.dataset", ms["nonlinear"]["dataset"])]:
+        if name not in datasets:
+            errors.append(f"{where}: {name!r} is not a key of metastable.datasets")
+        elif where.endswith("nonlinear.dataset") and len(datasets[name]["features"]) < 2:
+            errors.append(f"{where}: {name!r} has fewer than the 2 features a rank-1 trap needs")
     for name, sw in ms["arrhenius"]["sweeps"].items():
         where = f"metastable.arrhenius.sweeps.{name}"
         point = ms["escape"]["points"].get(sw["point"])

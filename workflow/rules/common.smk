@@ -56,10 +56,14 @@ def seeds(study_cfg):
 
 
 # --- Study A input and param functions (trap, escape and temperature-sweep rules)
+def data_of(dataset):
+    """Train/test files of one Study A data set."""
+    return {split: f"{RES}/metastable/data/{dataset}/{split}.npz" for split in ("train", "test")}
+
+
 def point_data(wildcards):
     """Train/test files of the data set an operating point uses."""
-    dataset = MS["escape"]["points"][wildcards.point]["dataset"]
-    return {split: f"{RES}/metastable/data/{dataset}/{split}.npz" for split in ("train", "test")}
+    return data_of(MS["escape"]["points"][wildcards.point]["dataset"])
 
 
 def trap_params(wildcards):

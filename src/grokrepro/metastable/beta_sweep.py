@@ -73,13 +73,19 @@ def convergence_monitor(n_replicas: int, min_epochs: int, rel_tol: float):
     return monitor
 
 
-def run_sweep(arrays: dict, spec: SweepSpec, device="cpu", dtype=torch.float64) -> dict[str, np.ndarray]:
+def run_sweep(arrays: dict, spec: SweepSpec, device="cpu", dtype=torch.float64, model=None,
+              betas=None) -> dict[str, np.ndarray]:
     """Both sweep directions for every seed. Arrays are indexed (direction, β index, seed, ...),
     with β ascending for both directions (the downward sweep visited them in reverse). A replica
-    that diverges is marked ``DIVERGED`` from that β on and trained no further."""
+    that diverges is marked ``DIVERGED`` from that β on and trained no further.
+
+    ``model``: any engine family with ``init(seeds, std, device, dtype)`` and metrics that include
+    ``svals``, ``eff_rank`` and ``param_norm`` (default: the deep linear network of ``spec``);
+    ``betas``: the grid (default ``spec.betas``)."""
     data = Data.from_numpy(arrays, device, dtype)
     p, q = data.x_train.shape[1], data.y_train.shape[1]
-    model = DeepLinear(dims(spec.depth, spec.width, p, q), rank_threshold=spec.rank_threshold)
+    if model is None:
+        model = DeepLinear(dims(spec.depth, spec.width, p, q), rank_threshold=spec.rank_threshold)
     seeds = np.asarray(spec.seeds, dtype=np.int64)
     s = len(seeds)
     init_std = spec.init_std if spec.init_std is not None else 1.0 / math.sqrt(spec.width)
@@ -87,7 +93,7 @@ def run_sweep(arrays: dict, spec: SweepSpec, device="cpu", dtype=torch.float64) 
     down = model.init(seeds + 10_000, spec.trivial_init_std, device, dtype)
     params = [torch.cat([a, b]) for a, b in zip(up, down)]
     rep_seeds = np.concatenate([seeds, seeds + 10_000])
-    betas = spec.betas
+    betas = spec.betas if betas is None else np.asarray(betas, dtype=float)
     nb = len(betas)
     k = min(p, q)
     out = {
@@ -101,13 +107,14 @@ def run_sweep(arrays: dict, spec: SweepSpec, device="cpu", dtype=torch.float64) 
         "status": np.zeros((2, nb, s), dtype=np.int64),
     }
     alive = np.ones(2 * s, dtype=bool)
+    train_only = Data(data.x_train, data.y_train)  # the convergence checks need no test-set metrics
     for j in range(nb):
         b_up, b_down = betas[j], betas[nb - 1 - j]
         wd = np.concatenate([np.full(s, b_up), np.full(s, b_down)])
         idx = np.flatnonzero(alive)
         if idx.size:
             res = engine.train(
-                model, [prm[idx] for prm in params], data, spec.lr, wd[idx], spec.batch_size, rep_seeds[idx],
+                model, [prm[idx] for prm in params], train_only, spec.lr, wd[idx], spec.batch_size, rep_seeds[idx],
                 spec.max_epochs, check_every=spec.check_every, record_epochs=[], epoch_offset=j * spec.max_epochs,
                 monitor=convergence_monitor(len(idx), spec.min_epochs, spec.rel_tol), progress_every=0,
             )
@@ -124,7 +131,7 @@ def run_sweep(arrays: dict, spec: SweepSpec, device="cpu", dtype=torch.float64) 
     return out
 
 
-def _store_step(out: dict, model: DeepLinear, data: Data, res, idx: np.ndarray, j: int, s: int,
+def _store_step(out: dict, model, data: Data, res, idx: np.ndarray, j: int, s: int,
                 alive: np.ndarray) -> None:
     """Write one β step's results of the replicas ``idx`` into ``out``; retire the diverged ones
     (their metrics are not computed: their weights may not be finite)."""

@@ -128,3 +128,6 @@ rule metastable:
         rules.fig_metastable_2b.output,
         rules.fig_metastable_3.output,
         rules.fig_metastable_4.output,
+        # beyond the paper (rules in beyond.smk, included after this file, hence paths not rules.<name>)
+        [f"{RES}/metastable/{kind}/{fig}.{ext}" for fig in ("features", "nonlinear")
+         for kind, ext in (("figures", "pdf"), ("figures", "png"), ("numbers", "csv"), ("numbers", "meta.json"))],
