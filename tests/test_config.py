@@ -91,14 +91,14 @@ def test_the_users_value_wins_over_the_preset(base):
 
 
 def test_command_line_strings_are_read_as_the_schema_types(base):
-    cli_values = {"metastable": {"sweep": {"lr": "1e-3", "depths": ["3"], "rel_tol": "1.0e-4"},
+    cli_values = {"metastable": {"sweep": {"lr": "1e-3", "depths": ["3"], "rel_tolerance": "1.0e-4"},
                                  "escape": {"stop_on_escape": "true"}, "model": {"init_std": "null"},
                                  "trap": {"method": "constructed"}},
                   "ridge": {"fig2": {"defaults": {"lam": "2e-4"}}}, "checkpoint_minutes": "5"}
     cfg, explicit = delivered(base, cli_values)
     r = resolve(cfg, SCHEMAS, explicit=explicit)
     ms = r["metastable"]
-    assert ms["sweep"]["lr"] == 0.001 and ms["sweep"]["depths"] == [3] and ms["sweep"]["rel_tol"] == 1e-4
+    assert ms["sweep"]["lr"] == 0.001 and ms["sweep"]["depths"] == [3] and ms["sweep"]["rel_tolerance"] == 1e-4
     assert ms["escape"]["stop_on_escape"] is True and ms["model"]["init_std"] is None
     assert ms["trap"]["method"] == "constructed" and r["ridge"]["fig2"]["defaults"]["lam"] == 2e-4
     assert r["checkpoint_minutes"] == 5

@@ -15,7 +15,7 @@ from grokrepro.dichotomy import divergence, plots, runs
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-FIG = {"fit_tol": 1e-2, "tail": 3, "min_jump": 0.05, "ratio_tolerance": 2.0, "slope_tol": 0.1}
+FIG = {"fit_tolerance": 1e-2, "tail": 3, "min_jump": 0.05, "ratio_tolerance": 2.0, "slope_tolerance": 0.1}
 DIAG = {"family": "diagonal", "depth": 2, "loss": "logistic", "alphas": [4.0], "weight_decays": [0.05], "lr": 0.5,
         "steps": 300, "points": 25, "horizon": None, "record_w": True}
 MATRIX = {"family": "matrix", "alphas": [2.0], "weight_decays": [0.05], "lr": 0.05, "steps": 400, "points": 25,

@@ -7,7 +7,7 @@ import pytest
 
 from grokrepro.dichotomy import plots as P
 
-FIG = {"fit_tol": 1e-2, "tail": 3, "min_jump": 0.05, "ratio_tolerance": 2.0, "slope_tol": 0.1}
+FIG = {"fit_tolerance": 1e-2, "tail": 3, "min_jump": 0.05, "ratio_tolerance": 2.0, "slope_tolerance": 0.1}
 
 
 # --------------------------------------------------------------------------- ratio_row
@@ -93,7 +93,7 @@ def _law_pts(slope, offset, noise=0.0):
 @pytest.mark.parametrize("slope, verdict", [(1.05, "agrees"), (0.95, "agrees"), (1.15, "deviates"),
                                             (0.85, "deviates")])
 def test_law_rows_slope_verdict_flips_at_slope_tol(slope, verdict):
-    rows, fit = P.law_rows("g", _law_pts(slope, -1.5), slope_tol=0.1)
+    rows, fit = P.law_rows("g", _law_pts(slope, -1.5), slope_tolerance=0.1)
     s_row, c_row = rows
     assert s_row.quantity == "scaling_slope[g]" and c_row.quantity == "scaling_offset[g]"
     assert s_row.measured == pytest.approx(slope) and c_row.measured == pytest.approx(-1.5)
@@ -105,9 +105,9 @@ def test_law_rows_slope_verdict_flips_at_slope_tol(slope, verdict):
 def test_law_rows_intervals_cover_and_drop_missing_points():
     pts = _law_pts(1.0, 0.3, noise=0.05)
     pts["t"][3] = math.nan  # a replica without a transition is left out of the fit
-    rows, fit = P.law_rows("g", pts, slope_tol=0.1)
+    rows, fit = P.law_rows("g", pts, slope_tolerance=0.1)
     assert fit["n"] == 7 and "over the 7 grid points" in rows[0].note
     assert rows[0].ci_low < 1.0 < rows[0].ci_high and rows[1].ci_low < 0.3 < rows[1].ci_high
     one_alpha = {"alpha": np.full(4, 10.0), "lambda": np.full(4, 0.1), "t": np.full(4, 20.0)}
-    rows, fit = P.law_rows("g", one_alpha, slope_tol=0.1)
+    rows, fit = P.law_rows("g", one_alpha, slope_tolerance=0.1)
     assert math.isnan(fit["slope"]) and rows[0].verdict == "n/a"  # no slope from one alpha

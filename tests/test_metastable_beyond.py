@@ -254,8 +254,8 @@ def nonlinear_runs():
     """Real, very short runs: two activations at L = 2 and 3 (seconds)."""
     g = exact(n=64)
     sweep_cfg = dict(beta_max=0.6, beta_step=0.2, lr=0.08, batch_size=32, min_epochs=2, max_epochs=6, check_every=2,
-                     rel_tol=1e-3, trivial_init_std=1e-3, rank_threshold=0.1)
-    anneal = dict(lr=0.08, batch_size=32, min_epochs=2, max_epochs=6, check_every=2, rel_tol=1e-3)
+                     rel_tolerance=1e-3, trivial_init_std=1e-3, rank_threshold=0.1)
+    anneal = dict(lr=0.08, batch_size=32, min_epochs=2, max_epochs=6, check_every=2, rel_tolerance=1e-3)
     escape = dict(beta_op_fraction=0.7, max_epochs=6, check_every=2, temperature=1e-3)
     sweeps, escapes = {}, {}
     for act in ("linear", "tanh"):

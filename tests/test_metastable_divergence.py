@@ -40,7 +40,7 @@ def diverged_rows(rows):
 def test_beta_sweep_that_diverges_completes_and_figs_3_4_say_so(small):
     d, _, _ = small
     spec = SweepSpec(depth=3, width=4, init_std=None, seeds=(1, 2), beta_max=0.1, beta_step=0.05, lr=1000.0,
-                     batch_size=16, min_epochs=5, max_epochs=20, check_every=5, rel_tol=1e-3, trivial_init_std=1e-3,
+                     batch_size=16, min_epochs=5, max_epochs=20, check_every=5, rel_tolerance=1e-3, trivial_init_std=1e-3,
                      rank_threshold=1e-3)
     sweep = run_sweep(d, spec)
     assert (sweep["status"] == DIVERGED).all() and sweep_diverged(sweep).all()
@@ -119,7 +119,7 @@ def test_trap_whose_annealing_diverges_is_marked(small):
     _, data, model = small
     cfg = {"method": "annealed", "beta_init": {"rank1": 0.36},
            "anneal": {"lr": 1000.0, "batch_size": 16, "max_epochs": 20, "min_epochs": 5, "check_every": 5,
-                      "rel_tol": 1e-3}}
+                      "rel_tolerance": 1e-3}}
     _, info = trap.make_start(model, data, "rank1", [1, 2], cfg, 0.5)
     assert info["diverged"].all()
     _, info = trap.make_start(model, data, "rank1", [1, 2], {**cfg, "anneal": {**cfg["anneal"], "lr": 0.05}}, 0.5)

@@ -18,7 +18,7 @@ def metrics(loss, norm):
 
 
 def test_convergence_monitor_needs_flat_loss_bounded_norm_and_min_epochs():
-    mon = convergence_monitor(3, min_epochs=10, rel_tol=1e-3)
+    mon = convergence_monitor(3, min_epochs=10, rel_tolerance=1e-3)
     idx = torch.arange(3)
     # first check: nothing to compare with yet
     assert not mon(10, metrics([1.0, 1.0, 1.0], [1.0, 1.0, 1.0]), idx).any()
@@ -28,13 +28,13 @@ def test_convergence_monitor_needs_flat_loss_bounded_norm_and_min_epochs():
     # a shrinking norm is fine (decay onto a stable trivial minimum)
     assert mon(30, metrics([1.0005, 1.01, 1.0], [0.9, 0.9, 0.9]), idx).tolist() == [True, True, True]
     # before min_epochs nothing is done, however flat
-    early = convergence_monitor(1, min_epochs=50, rel_tol=1e-3)
+    early = convergence_monitor(1, min_epochs=50, rel_tolerance=1e-3)
     early(10, metrics([1.0], [1.0]), torch.arange(1))
     assert not early(20, metrics([1.0], [1.0]), torch.arange(1)).any()
 
 
 def test_convergence_monitor_keeps_state_per_replica_when_a_subset_is_active():
-    mon = convergence_monitor(3, min_epochs=0, rel_tol=1e-3)
+    mon = convergence_monitor(3, min_epochs=0, rel_tolerance=1e-3)
     mon(10, metrics([1.0, 2.0, 3.0], [1.0, 1.0, 1.0]), torch.arange(3))
     # only replica 2 still active: compared with its own previous loss (3.0), not replica 0's
     assert mon(20, metrics([3.0], [1.0]), torch.tensor([2])).tolist() == [True]
@@ -85,7 +85,7 @@ def test_corrected_beta_c_is_where_the_train_set_landscape_loses_its_learned_sta
 
 def spec(**kw):
     base = dict(depth=3, width=4, init_std=None, seeds=(1, 2), beta_max=0.48, beta_step=0.03, lr=0.1,
-                batch_size=64, min_epochs=20, max_epochs=3000, check_every=10, rel_tol=1e-7,
+                batch_size=64, min_epochs=20, max_epochs=3000, check_every=10, rel_tolerance=1e-7,
                 trivial_init_std=1e-3, rank_threshold=1e-3)
     return SweepSpec(**{**base, **kw})
 

@@ -20,5 +20,5 @@ sweep = run_sweep(arrays, spec, resolve_device(p.device), resolve_dtype(p.dtype)
 meta = {"model": p.model, "seeds": p.seeds, "dtype": p.dtype, "dataset": snakemake.wildcards.dataset}
 save_npz(out.sweep, sweep, result_meta({**meta, "sweep": p.sweep}, seeds=list(p.seeds)))
 states = run_states({**arrays, "sv_train": train["sv"], "s_train": train["s"]}, p.model["depth"], p.model["width"],
-                    p.states["betas"], p.states["polish_lr"], p.states["polish_steps"], p.states["stay_tol"])
+                    p.states["betas"], p.states["polish_lr"], p.states["polish_steps"], p.states["stay_tolerance"])
 save_npz(out.states, states, result_meta({**meta, "states": p.states}))

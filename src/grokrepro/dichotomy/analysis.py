@@ -1,7 +1,7 @@
 """Transition detection, max-margin solvers and margin cosines (Study B).
 
 Transition step (defined up front, used for every run): let ``fit`` be the first recorded step at
-which the training set is fitted (train accuracy = 1 for classifiers; train loss <= ``fit_tol``
+which the training set is fitted (train accuracy = 1 for classifiers; train loss <= ``fit_tolerance``
 × its initial value for regression). The *plateau* value P is the test metric at ``fit``; the
 *final* value F is the median of the test metric over the last ``tail`` recorded points. The
 transition step is the first recorded step after ``fit`` at which the test metric has crossed
@@ -18,9 +18,9 @@ from scipy.optimize import linprog, minimize
 from . import data
 
 
-def fit_step(steps, train_metric, classification: bool, fit_tol: float = 1e-2) -> float:
+def fit_step(steps, train_metric, classification: bool, fit_tolerance: float = 1e-2) -> float:
     steps, m = np.asarray(steps, float), np.asarray(train_metric, float)
-    ok = m >= 1.0 - 1e-12 if classification else m <= fit_tol * m[0]
+    ok = m >= 1.0 - 1e-12 if classification else m <= fit_tolerance * m[0]
     hit = np.flatnonzero(ok & np.isfinite(m))
     return float(steps[hit[0]]) if hit.size else math.nan
 

@@ -43,7 +43,7 @@ def measure(run: dict, r: int, classification: bool, fig_cfg: dict) -> dict:
     s = run["steps"]
     train = _rec(run, "train_acc" if classification else "train_loss", r)
     test = _rec(run, "test_acc" if classification else "test_loss", r)
-    fit = analysis.fit_step(s, train, classification, fig_cfg["fit_tol"])
+    fit = analysis.fit_step(s, train, classification, fig_cfg["fit_tolerance"])
     return analysis.transition(s, test, fit, fig_cfg["tail"], fig_cfg["min_jump"] if classification else 0.0)
 
 
@@ -442,7 +442,7 @@ def scaling_points(run: dict, cfg: dict, classification: bool, fig_cfg: dict) ->
     for r in range(len(out["alpha"])):
         train = _rec(run, "train_acc" if classification else "train_loss", r)
         test = _rec(run, "test_acc" if classification else "test_loss", r)
-        fit = analysis.fit_step(axis, train, classification, fig_cfg["fit_tol"])
+        fit = analysis.fit_step(axis, train, classification, fig_cfg["fit_tolerance"])
         tr = analysis.transition(axis, test, fit, fig_cfg["tail"], fig_cfg["min_jump"] if classification else 0.0)
         t.append(tr["step"] * scale)
         ok = np.isfinite(test) & (np.asarray(axis, float) > 0)
@@ -456,10 +456,10 @@ def scaling_points(run: dict, cfg: dict, classification: bool, fig_cfg: dict) ->
     return out
 
 
-def law_rows(name: str, pts: dict, slope_tol: float) -> tuple[list[Row], dict]:
+def law_rows(name: str, pts: dict, slope_tolerance: float) -> tuple[list[Row], dict]:
     """Rows of the offset-corrected law t·λ = a·ln α + c (beyond the paper)."""
     fit = analysis.fit_log_law(np.log(pts["alpha"]), pts["t"] * pts["lambda"])
-    v, note = judge(fit["slope"], 1.0, rel_tol=slope_tol)
+    v, note = judge(fit["slope"], 1.0, rel_tol=slope_tolerance)
     ci = "95% CI from OLS standard errors (Student t)"
     rows = [
         Row(f"scaling_slope[{name}]", fit["slope"], fit["slope_lo"], fit["slope_hi"], theory=1.0, verdict=v,
@@ -548,7 +548,7 @@ def fig_scaling(diag: dict, diag_cfg: dict, matrix: dict, matrix_cfg: dict, fig_
         if not cls:
             ax_c.set_yscale("log")
         ax_c.set_title(r"collapse (colour: $\lambda$, opacity: $\alpha$)", fontsize=TITLE_SIZE)
-        lrows, fit = law_rows(name, pts, fig_cfg["slope_tol"])
+        lrows, fit = law_rows(name, pts, fig_cfg["slope_tolerance"])
         law += [divergence.mark(row, divergence.left_out(bad)) for row in lrows] if bad.any() else lrows
         counts += divergence.count_rows(f"scaling_{name}", raw)
         la = np.log(alphas)

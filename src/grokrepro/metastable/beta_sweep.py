@@ -34,7 +34,7 @@ class SweepSpec:
     min_epochs: int
     max_epochs: int
     check_every: int
-    rel_tol: float
+    rel_tolerance: float
     trivial_init_std: float
     rank_threshold: float
 
@@ -48,9 +48,9 @@ def dims(depth: int, width: int, dim_x: int, dim_y: int) -> tuple[int, ...]:
     return (dim_x, *([width] * (depth - 1)), dim_y)
 
 
-def convergence_monitor(n_replicas: int, min_epochs: int, rel_tol: float):
-    """Done when, since the last check, the full-batch training loss changed by <= rel_tol
-    (relative) and the parameter norm did not grow by more than rel_tol (relative).
+def convergence_monitor(n_replicas: int, min_epochs: int, rel_tolerance: float):
+    """Done when, since the last check, the full-batch training loss changed by <= rel_tolerance
+    (relative) and the parameter norm did not grow by more than rel_tolerance (relative).
 
     The second condition keeps a replica sitting near an *unstable* stationary point (e.g. the
     trivial point W = 0 of an L = 2 net below β = η, where the loss is flat but the weights
@@ -64,8 +64,8 @@ def convergence_monitor(n_replicas: int, min_epochs: int, rel_tol: float):
         loss = metrics["train_loss"].detach().to("cpu", torch.float64)
         norm = metrics["param_norm"].detach().to("cpu", torch.float64)
         i = idx.cpu()
-        flat = torch.abs(loss - prev_loss[i]) <= rel_tol * loss.abs()
-        not_growing = norm <= prev_norm[i] * (1 + rel_tol)
+        flat = torch.abs(loss - prev_loss[i]) <= rel_tolerance * loss.abs()
+        not_growing = norm <= prev_norm[i] * (1 + rel_tolerance)
         done = flat & not_growing & (epoch >= min_epochs)
         prev_loss[i], prev_norm[i] = loss, norm
         return done
@@ -116,7 +116,7 @@ def run_sweep(arrays: dict, spec: SweepSpec, device="cpu", dtype=torch.float64, 
             res = engine.train(
                 model, [prm[idx] for prm in params], train_only, spec.lr, wd[idx], spec.batch_size, rep_seeds[idx],
                 spec.max_epochs, check_every=spec.check_every, record_epochs=[], epoch_offset=j * spec.max_epochs,
-                monitor=convergence_monitor(len(idx), spec.min_epochs, spec.rel_tol), progress_every=0,
+                monitor=convergence_monitor(len(idx), spec.min_epochs, spec.rel_tolerance), progress_every=0,
             )
             for prm, new in zip(params, res.params):
                 prm[idx] = new

@@ -49,7 +49,7 @@ COUNT_KEYS = ("minima", "metastable", "saddles", "unresolved", "existing", "left
 
 
 def run_states(arrays: dict, depth: int, width: int, betas, polish_lr: float, polish_steps: int,
-               stay_tol: float) -> dict[str, np.ndarray]:
+               stay_tolerance: float) -> dict[str, np.ndarray]:
     """Every subset's state at every β of ``betas``, classified (see :func:`states.classify_states`):
     per-state arrays (β, 2^d), the counts per β and m, the features with a learned state at β in the
     training set's per-feature landscape."""
@@ -64,7 +64,7 @@ def run_states(arrays: dict, depth: int, width: int, betas, polish_lr: float, po
     learnable = np.zeros(len(betas), dtype=np.int64)
     eta_hat, s = arrays["sv_train"], arrays["s_train"]
     for i, beta in enumerate(betas):
-        found = states.classify_states(model, data, float(beta), polish_lr, polish_steps, stay_tol)
+        found = states.classify_states(model, data, float(beta), polish_lr, polish_steps, stay_tolerance)
         for j, st in enumerate(found):
             per["exists"][i, j] = st["exists"]
             if st["exists"]:

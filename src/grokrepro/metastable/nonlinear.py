@@ -244,7 +244,7 @@ def run_nonlinear_escape(arrays: dict, activation: str, depth: int, width: int, 
     std = init_std if init_std is not None else 1.0 / math.sqrt(width)
     params, stages = trap.annealed(model, data, [0.0, b_init], seeds, std, anneal["lr"],
                                    min(anneal["batch_size"], len(data.x_train)), anneal["max_epochs"],
-                                   anneal["min_epochs"], anneal["check_every"], anneal["rel_tol"])
+                                   anneal["min_epochs"], anneal["check_every"], anneal["rel_tolerance"])
     with torch.no_grad():
         trap_sv = model.metrics(params, data)["svals"].cpu().numpy()
     lr, batch, budget, every = sweep_cfg["lr"], min(sweep_cfg["batch_size"], len(data.x_train)), \

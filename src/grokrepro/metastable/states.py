@@ -82,13 +82,13 @@ def subsets(k: int):
 
 
 def classify_states(model: DeepLinear, data: Data, beta: float, polish_lr: float, polish_steps: int,
-                    stay_tol: float, seed: int = 0, rel_zero: float = 1e-7) -> list[dict]:
+                    stay_tolerance: float, seed: int = 0, rel_zero: float = 1e-7) -> list[dict]:
     """Every subset's state at β: constructed, relaxed by full-batch GD (``polish_steps`` at
     ``polish_lr``, all subsets as replicas of one run), refined by Newton onto the stationary point
     GD ended near, and classified by the Hessian there. One dict per subset: ``mask``, ``exists``;
     for an existing one the Hessian class, ``grad_norm`` after refinement, ``objective``, the
     end-to-end matrix ``w`` (invariant under the hidden-layer symmetries, so it names the state)
-    and ``stayed``: the state relaxed within ``stay_tol`` (Frobenius norm of W) of its construction."""
+    and ``stayed``: the state relaxed within ``stay_tolerance`` (Frobenius norm of W) of its construction."""
     x, y = data.x_train.cpu().numpy(), data.y_train.cpu().numpy()
     k = min(x.shape[1], y.shape[1])
     fn = flat_objective(model, data, beta)
@@ -109,7 +109,7 @@ def classify_states(model: DeepLinear, data: Data, beta: float, polish_lr: float
         st.update(hessian_spectrum(fn, theta, rel_zero), grad_norm=gnorm, objective=float(fn(theta)))
         w = DeepLinear.end_to_end([t[None] for t in _unflatten(model, theta)])[0]
         st["w"] = w.cpu().numpy()
-        st["stayed"] = bool(torch.linalg.norm(w - w_built[r]) <= stay_tol)
+        st["stayed"] = bool(torch.linalg.norm(w - w_built[r]) <= stay_tolerance)
     return out
 
 

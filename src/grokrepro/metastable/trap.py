@@ -116,7 +116,7 @@ def perturb(params, std: float, seeds):
 
 
 def annealed(model: DeepLinear, data: Data, betas, seeds, init_std: float, lr: float, batch_size: int,
-             max_epochs: int, min_epochs: int, check_every: int, rel_tol: float):
+             max_epochs: int, min_epochs: int, check_every: int, rel_tolerance: float):
     """Random init, then train to convergence at each β in ``betas`` in turn (the paper: 0, β_init).
 
     Returns the parameters and, per stage, the epochs used and whether each replica converged.
@@ -127,7 +127,7 @@ def annealed(model: DeepLinear, data: Data, betas, seeds, init_std: float, lr: f
     for j, beta in enumerate(betas):
         res = engine.train(model, params, data, lr, beta, batch_size, seeds + 50_000, max_epochs,
                            check_every=check_every, epoch_offset=j * max_epochs,
-                           monitor=convergence_monitor(len(seeds), min_epochs, rel_tol), progress_every=0)
+                           monitor=convergence_monitor(len(seeds), min_epochs, rel_tolerance), progress_every=0)
         params = res.params
         stages.append({"beta": beta, "epochs": res.stop_epoch, "converged": res.status == engine.DONE,
                        "diverged": res.status == engine.DIVERGED})
@@ -153,7 +153,7 @@ def make_start(model: DeepLinear, data: Data, start: str, seeds, cfg: dict, init
         a = cfg["anneal"]
         betas = [0.0, cfg["beta_init"][start]]
         params, stages = annealed(model, data, betas, seeds, init_std, a["lr"], min(a["batch_size"], len(data.x_train)),
-                                  a["max_epochs"], a["min_epochs"], a["check_every"], a["rel_tol"])
+                                  a["max_epochs"], a["min_epochs"], a["check_every"], a["rel_tolerance"])
         info = {f"stage{j}_{key}": np.asarray(v) for j, st in enumerate(stages) for key, v in st.items()}
         info["diverged"] = ~finite(params) | np.any([st["diverged"] for st in stages], axis=0)
         return params, info

@@ -16,7 +16,7 @@ rule metastable_features_run:
         sweep={**{k: v for k, v in MS["sweep"].items() if k not in ("dataset", "depths")},
                "beta_max": MS["features"]["beta_max"]},
         states=dict(betas=MS["features"]["state_betas"], polish_lr=MS["trap"]["anneal"]["lr"],
-                    polish_steps=MS["trap"]["polish_steps"], stay_tol=MS["features"]["stay_tol"]),
+                    polish_steps=MS["trap"]["polish_steps"], stay_tolerance=MS["features"]["stay_tolerance"]),
         model=MS["model"],
         seeds=seeds(MS),
         device=CFG["device"],
