@@ -40,8 +40,8 @@ def diverged_rows(rows):
 def test_beta_sweep_that_diverges_completes_and_figs_3_4_say_so(small):
     d, _, _ = small
     spec = SweepSpec(depth=3, width=4, init_std=None, seeds=(1, 2), beta_max=0.1, beta_step=0.05, lr=1000.0,
-                     batch_size=16, min_epochs=5, max_epochs=20, check_every=5, rel_tolerance=1e-3, trivial_init_std=1e-3,
-                     rank_threshold=1e-3)
+                     batch_size=16, min_epochs=5, max_epochs=20, check_every=5, rel_tolerance=1e-3,
+                     trivial_init_std=1e-3, rank_threshold=1e-3)
     sweep = run_sweep(d, spec)
     assert (sweep["status"] == DIVERGED).all() and sweep_diverged(sweep).all()
     train = {"sv": np.array([0.85, 0.74]), "s": np.array([0.9, 0.84])}
