@@ -122,29 +122,7 @@ def _fig_margin(run: dict, data: dict, cfg: dict, fig_cfg: dict, misgrok: bool):
     rows.append(Row("transition_step", tr["step"], theory=pred,
                     note="test accuracy crosses the midpoint of plateau and final value"))
     rows.append(Row("train_fit_step", fit, note="first recorded step with train accuracy 1"))
-    acc_l2, acc_l1 = float(data["acc_l2"]), float(data["acc_l1"])
-    if misgrok:
-        rows.append(Row("test_acc_kernel_phase", tr["plateau"], paper=_paper("kernel_phase_test_acc_1b"), theory=acc_l2,
-                        note="theory: test accuracy of the max-L2-margin classifier (solved directly); "
-                             "paper read off Fig 1b at d=1e5"))
-        rows.append(Row("test_acc_final", tr["final"], paper=_paper("final_test_acc_1b"), theory=acc_l1,
-                        note="theory: max-L1-margin classifier; paper read off Fig 1b at d=1e5"))
-        drop = tr["plateau"] - tr["final"]
-        v = "agrees" if drop > fig_cfg["min_jump"] else "deviates"
-        rows.append(Row("test_acc_drop", drop, theory=acc_l2 - acc_l1, verdict=v,
-                        note="misgrokking: test accuracy falls after the transition "
-                             f"(agrees if drop > {fig_cfg['min_jump']:g})"))
-    else:
-        rows.append(Row("test_acc_kernel_phase", tr["plateau"], paper=_paper("kernel_phase_test_acc_1a"), theory=acc_l2,
-                        note="theory: max-L2-margin classifier (solved directly); "
-                             "paper read off Fig 1a at d=1e5, n=256"))
-        rows.append(Row("test_acc_final", tr["final"], paper=_paper("final_test_acc_1a"), theory=acc_l1,
-                        note="theory: max-L1-margin classifier (LP)"))
-        rise = tr["final"] - tr["plateau"]
-        v = "agrees" if rise > fig_cfg["min_jump"] else "deviates"
-        rows.append(Row("test_acc_rise", rise, verdict=v,
-                        note="grokking: test accuracy rises after the transition "
-                             f"(agrees if > {fig_cfg['min_jump']:g})"))
+    rows += _accuracy_rows(tr, float(data["acc_l2"]), float(data["acc_l1"]), fig_cfg["min_jump"], misgrok)
     for name, c, idx in (("cos_l2_kernel_phase", c2, i_mid), ("cos_l1_kernel_phase", c1, i_mid),
                          ("cos_l2_final", c2, -1), ("cos_l1_final", c1, -1)):
         rows.append(Row(name, float(c[idx]),
@@ -153,6 +131,31 @@ def _fig_margin(run: dict, data: dict, cfg: dict, fig_cfg: dict, misgrok: bool):
     rows.append(Row("dichotomy_l2_then_l1", f"{c2[i_mid]:.3f}->{c2[-1]:.3f} | {c1[i_mid]:.3f}->{c1[-1]:.3f}", verdict=v,
                     note="cos(w,L2) then cos(w,L1) kernel phase -> end; agrees if L2-like before and L1-like after"))
     return fig, rows
+
+
+def _accuracy_rows(tr: dict, acc_l2: float, acc_l1: float, min_jump: float, misgrok: bool) -> list[Row]:
+    """Fig 1a/1b: test accuracy in the kernel phase and at the end against the max-L2 / max-L1
+    margin classifiers, and the jump between them (a rise for grokking, a drop for misgrokking)."""
+    fig = "1b" if misgrok else "1a"
+    if misgrok:
+        notes = ("theory: test accuracy of the max-L2-margin classifier (solved directly); "
+                 "paper read off Fig 1b at d=1e5",
+                 "theory: max-L1-margin classifier; paper read off Fig 1b at d=1e5")
+    else:
+        notes = ("theory: max-L2-margin classifier (solved directly); paper read off Fig 1a at d=1e5, n=256",
+                 "theory: max-L1-margin classifier (LP)")
+    rows = [Row("test_acc_kernel_phase", tr["plateau"], paper=_paper(f"kernel_phase_test_acc_{fig}"), theory=acc_l2,
+                note=notes[0]),
+            Row("test_acc_final", tr["final"], paper=_paper(f"final_test_acc_{fig}"), theory=acc_l1, note=notes[1])]
+    jump = tr["plateau"] - tr["final"] if misgrok else tr["final"] - tr["plateau"]
+    v = "agrees" if jump > min_jump else "deviates"
+    if misgrok:
+        rows.append(Row("test_acc_drop", jump, theory=acc_l2 - acc_l1, verdict=v,
+                        note=f"misgrokking: test accuracy falls after the transition (agrees if drop > {min_jump:g})"))
+    else:
+        rows.append(Row("test_acc_rise", jump, verdict=v,
+                        note=f"grokking: test accuracy rises after the transition (agrees if > {min_jump:g})"))
+    return rows
 
 
 # --------------------------------------------------------------------------- Fig 2 / 4
