@@ -52,6 +52,15 @@ def test_closure_follows_relative_deferred_and_package_imports(fake_tree):
                    "claims/s.yaml"}
 
 
+def test_a_study_claims_file_belongs_to_that_studys_scripts_only(fake_tree):
+    _write(fake_tree, "src/grokrepro/claims/sub.yaml", "[]\n")
+    _write(fake_tree, "scripts/card.py", "from grokrepro import claims\n")
+    got = _rel(fake_tree, source_files(fake_tree / "scripts/one.py", fake_tree / "src"))
+    assert {f for f in got if f.endswith(".yaml")} == {"claims/sub.yaml"}  # reaches sub/: its claims only
+    got = _rel(fake_tree, source_files(fake_tree / "scripts/card.py", fake_tree / "src"))
+    assert {f for f in got if f.endswith(".yaml")} == {"claims/s.yaml", "claims/sub.yaml"}  # no study: all
+
+
 def test_closure_leaves_out_what_is_not_reached(fake_tree):
     got = _rel(fake_tree, source_files(fake_tree / "scripts/two.py", fake_tree / "src"))
     assert got == {"__init__.py", "a.py"}  # not b (which imports a), not unused

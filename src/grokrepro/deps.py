@@ -4,6 +4,10 @@
 ``grokrepro`` package transitively through ``src/grokrepro/`` and returns the module files it
 reaches, plus the data files a reached module declares it reads (``DATA_FILES`` below). Editing
 any of them reruns the rule; editing a module the script does not reach reruns nothing.
+
+A data pattern with ``{study}`` stands for the study subpackages the script reaches
+(``claims/{study}.yaml``: a Study A figure depends on ``claims/metastable.yaml`` only); a script
+that reaches none of them (the scorecard) depends on every file the pattern matches.
 """
 from __future__ import annotations
 
@@ -14,9 +18,9 @@ from pathlib import Path
 PACKAGE = "grokrepro"
 
 # Data files a module reads at run time, relative to the package root: they count as that
-# module's sources (an edited claim reruns every figure whose code loads the claims).
+# module's sources (an edited claim reruns the figures of its study whose code loads the claims).
 DATA_FILES = {
-    "claims.py": ("claims/*.yaml",),
+    "claims.py": ("claims/{study}.yaml",),
 }
 
 
@@ -85,10 +89,19 @@ def source_files(script: str | Path, src_root: str | Path = "src") -> list[str]:
     src_root = Path(src_root)
     pkg_root = (src_root / PACKAGE).resolve()
     files = set(_closure(pkg_root, Path(script).resolve()))
+    studies = {f.relative_to(pkg_root).parts[0] for f in files if len(f.relative_to(pkg_root).parts) > 1}
     for f in list(files):
         for pattern in DATA_FILES.get(str(f.relative_to(pkg_root)), ()):
-            files.update(p.resolve() for p in pkg_root.glob(pattern))
+            files.update(_data_files(pkg_root, pattern, studies))
     return sorted(str(src_root / PACKAGE / f.relative_to(pkg_root)) for f in files)
+
+
+def _data_files(pkg_root: Path, pattern: str, studies: set[str]) -> set[Path]:
+    """The files ``pattern`` names; ``{study}`` is each reached study with such a file, or any."""
+    if "{study}" not in pattern:
+        return {p.resolve() for p in pkg_root.glob(pattern)}
+    mine = {p.resolve() for s in studies for p in pkg_root.glob(pattern.format(study=s))}
+    return mine or {p.resolve() for p in pkg_root.glob(pattern.format(study="*"))}
 
 
 __all__ = ["source_files", "imported_modules"]
