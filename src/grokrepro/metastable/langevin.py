@@ -116,3 +116,62 @@ def escape_landscape_of(data: Data, beta: float, depth: int, learned=(True, Fals
     j = list(learned).index(False)
     land = escape_landscape(eta[j] / s[j], beta / s[j], depth)
     return {**land, "barrier": land["barrier"] * s[j], "barrier_back": land["barrier_back"] * s[j]}
+
+
+def all_crossed_monitor(thr: torch.Tensor, column: torch.Tensor, first: torch.Tensor):
+    """Monitor: record in ``first`` (R,) the first check epoch σ_column(W) ≥ thr (per replica); the
+    run stops once every replica has crossed (so each escaped curve keeps going until then)."""
+
+    def monitor(epoch, mets, idx):
+        i = idx.cpu()
+        sv = mets["svals"].detach().cpu().to(torch.float64)
+        up = sv[torch.arange(len(i)), column[i]] >= thr[i]
+        hit = up & torch.isnan(first[i])
+        first[i[hit]] = float(epoch)
+        done = bool(~torch.isnan(first).any())
+        return torch.full((len(i),), done, dtype=torch.bool)
+
+    return monitor
+
+
+def trap_langevin(model: DeepLinear, data: Data, beta: float, starts, ratio: float, seeds, lr: float,
+                  max_epochs: int, check_every: int, record_points: int, fraction: float,
+                  **settings) -> dict[str, np.ndarray]:
+    """Full-batch Langevin from the constructed trap of each start ('rank1', 'trivial') at
+    T = ΔE/``ratio``, ΔE the theory barrier of that trap's first unlearned feature; escape = σ of
+    that feature's mode past saddle + ``fraction``·(learned − saddle). Replica ``i·S + s`` is seed
+    ``s`` of ``starts[i]``; test/train MSE and singular values are recorded on a log grid until every
+    replica has escaped (or the budget ends)."""
+    k = min(data.x_train.shape[1], data.y_train.shape[1])
+    x, y = data.x_train.cpu().numpy(), data.y_train.cpu().numpy()
+    seeds = np.asarray(seeds, dtype=np.int64)
+    params, temps, thr, cols, land_of = [], [], [], [], {}
+    for start in starts:
+        learned = trap.phase_mask(start, k)
+        j = list(learned).index(False)
+        land = escape_landscape_of(data, beta, model.depth, learned)
+        built, _ = trap.constructed(model, x, y, learned, beta, seeds, data.x_train.device, data.x_train.dtype)
+        params.append(built)
+        temps.append(land["barrier"] / ratio)
+        thr.append(float(thresholds(land["saddle"], land["learned"], [fraction])[0]))
+        cols.append(j)
+        land_of[start] = land
+    s = len(seeds)
+    tiled = [torch.cat(layer) for layer in zip(*params)]
+    first = torch.full((len(starts) * s,), math.nan, dtype=torch.float64)
+    monitor = all_crossed_monitor(torch.as_tensor(np.repeat(thr, s)), torch.as_tensor(np.repeat(cols, s)), first)
+    grid = engine.log_grid(max_epochs, record_points)
+    rep_seeds = np.concatenate([seeds + 200_000 * (i + 1) for i in range(len(starts))])
+    res = engine.train(model, tiled, data, lr, beta, data.x_train.shape[0], rep_seeds, max_epochs,
+                       check_every=check_every, temperature=np.repeat(temps, s), record_epochs=grid,
+                       check_at_records=True, monitor=monitor, monitor_state={"first": first},
+                       label=f"trap langevin beta={beta}", **settings)
+    out = {"epochs": grid, "test_loss": res.records["test_loss"], "train_loss": res.records["train_loss"],
+           "svals": res.records["svals"], "escape": first.numpy(), "censored": np.isnan(first.numpy()),
+           "start": np.repeat(list(starts), s), "starts": np.array(list(starts)), "T": np.repeat(temps, s),
+           "temps": np.array(temps), "thresholds": np.array(thr), "columns": np.array(cols),
+           "ratio": np.array(ratio), "lr": np.array(lr), "beta": np.array(beta), "budget": np.array(max_epochs),
+           "stop_epoch": np.array(res.stop_epoch), "fraction": np.array(fraction), "seeds": np.tile(seeds, len(starts))}
+    for key in ("saddle", "learned", "barrier", "barrier_back"):
+        out[f"theory_{key}"] = np.array([land_of[st][key] for st in starts])
+    return out
