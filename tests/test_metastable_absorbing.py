@@ -133,3 +133,35 @@ def test_trap_langevin_uses_each_traps_barrier_and_stops_once_all_escaped():
     assert 0 < med == pytest.approx(float(np.median(out["escape"][3:])))
     cold = trap_langevin(model, data, 0.32, ["rank1"], 1e9, range(2), 0.05, 200, 5, 8, 0.0, progress_every=0)
     assert cold["censored"].all()  # T ≈ 0: the exact trap is absorbing
+
+
+def test_back_rates_return_time_and_fraction_escaped():
+    from grokrepro.metastable.langevin_fit import back_rates, back_rows
+
+    out = {"temps": np.array([0.01, 0.02]), "T": np.repeat([0.01, 0.02], 4), "back_budget": np.array(100.0),
+           "back_escape": np.array([10, 20, 30, np.nan, 5, 5, 5, 5], float),
+           "back_censored": np.array([0, 0, 0, 1, 0, 0, 0, 0], bool)}
+    tau_escape = np.array([[40.0, 30.0, 60.0], [15.0, 10.0, 20.0]])
+    b = back_rates(out, tau_escape)
+    assert b["events"].tolist() == [3, 4]
+    assert b["tau"][0, 0] == pytest.approx((10 + 20 + 30 + 100) / 3) and b["tau"][1, 0] == pytest.approx(5.0)
+    assert b["fraction"][1, 0] == pytest.approx(5 / 20) and b["fraction"][1, 1] < 0.25 < b["fraction"][1, 2]
+    fit = {"temps": out["temps"], "back": b, "n": np.array([4, 4])}
+    names = [r.quantity for r in back_rows("sweep=paper", fit)]
+    assert names == ["return_time[sweep=paper,T=0.01]", "fraction_escaped[sweep=paper,T=0.01]",
+                     "return_time[sweep=paper,T=0.02]", "fraction_escaped[sweep=paper,T=0.02]"]
+    assert back_rates({k: v for k, v in out.items() if not k.startswith("back")}, tau_escape) is None
+
+
+def test_langevin_back_run_starts_escaped_and_returns_when_hot():
+    from grokrepro.metastable.langevin import langevin_sweep
+
+    data = exact_data()
+    model = DeepLinear((2, 6, 6, 2))
+    land = escape_landscape_of(data, 0.32, 3)
+    assert land["barrier_back"] < land["barrier"]  # β = 0.32: the escaped state lies above the trap
+    temps = np.array([land["barrier"] / 8, 1e-12])
+    out = langevin_sweep(model, data, 0.32, (True, False), temps, np.arange(4), 0.05, 3000, 5, [0.0], back=True,
+                         progress_every=0)
+    hot, cold = out["censored"][:4, 0], out["censored"][4:, 0]
+    assert not hot.all() and cold.all()  # some return when hot; none at T ≈ 0 (the escaped state is a minimum)

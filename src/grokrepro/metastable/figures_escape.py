@@ -52,8 +52,9 @@ def fig1a(runs: dict[str, dict[str, dict]], points: dict[str, dict], train: dict
     style.apply()
     layers = [True, True, bool(separatrix), bool(langevin), bool(langevin)]
     n_rows = sum(layers)
-    fig, axes = plt.subplots(n_rows, len(runs), figsize=(5.6 * len(runs), 3.3 * n_rows), squeeze=False,
-                             gridspec_kw={"height_ratios": [h for h, on in zip((1.5, 1, 1.2, 1.5, 1), layers) if on]})
+    fig, axes = plt.subplots(n_rows, len(runs), figsize=(6.0 * len(runs), 2.9 * n_rows), squeeze=False,
+                             layout="constrained",
+                             gridspec_kw={"height_ratios": [h for h, on in zip((1.4, 1, 1.2, 1.3, 1), layers) if on]})
     rows: list[Row] = []
     for col, (point, starts) in enumerate(runs.items()):
         pt = points[point]
@@ -63,14 +64,15 @@ def fig1a(runs: dict[str, dict[str, dict]], points: dict[str, dict], train: dict
         if separatrix:
             ev.draw_separatrix(axes[r, col], separatrix[point])
             b_init = float(separatrix[point]["beta_init"])
-            axes[r, col].set_title(f"2. separatrix, plain SGD at $\\beta$={pt['beta']}: annealing at "
-                                   f"$\\beta_{{init}}$={b_init:g} cut short (exact-moment data)", fontsize=8)
+            axes[r, col].set_title(f"2. plain SGD at $\\beta$={pt['beta']} after annealing at $\\beta_{{init}}$="
+                                   f"{b_init:g} cut short\n(rank-1 start, exact-moment data): separatrix", fontsize=8)
             rows += ev.separatrix_rows(point, separatrix[point])
             r += 1
         if langevin:
             ev.draw_langevin(axes[r, col], axes[r + 1, col], langevin[point])
-            axes[r, col].set_title(f"3. SUBSTITUTE NOISE: Langevin from constructed traps, $\\beta$={pt['beta']}, "
-                                   f"T = barrier/{float(langevin[point]['ratio']):g} (exact-moment data)", fontsize=8)
+            axes[r, col].set_title(f"3. SUBSTITUTE NOISE MODEL (Langevin, not SGD) at $\\beta$={pt['beta']}: "
+                                   f"constructed traps,\nT = barrier/{float(langevin[point]['ratio']):g}, "
+                                   f"lr={float(langevin[point]['lr']):g}, full batch (exact-moment data)", fontsize=8)
             rows += ev.langevin_rows(point, langevin[point])
     fig.suptitle("Fig 1a: can a trapped deep linear net escape? 1. plain SGD (the paper's protocol) - "
                  "2. SGD from traps annealed too briefly - 3. Langevin noise (not SGD)\n"
@@ -90,8 +92,8 @@ def _sgd_panels(ax, axs, point: str, pt: dict, starts: dict, traps: dict, train:
         ax.set_xlim(1, float(any_run["budget"]) + 1)
         axs.set_xlim(1, float(any_run["budget"]) + 1)
     ax.set_ylabel("test MSE")
-    ax.set_title(f"1. plain SGD, {point}: $\\beta$={pt['beta']}, lr={pt['lr']}, B={int(any_run['batch_size'])}, "
-                 "annealed traps (sampled data)", fontsize=8)
+    ax.set_title(f"1. plain SGD (the paper's protocol), point '{point}': $\\beta$={pt['beta']}, lr={pt['lr']}, "
+                 f"B={int(any_run['batch_size'])},\nfrom random init and annealed traps (sampled data)", fontsize=8)
     ax.legend(fontsize=7)
     axs.set_xscale("log")
     axs.set_ylim(-0.03, 1.03)

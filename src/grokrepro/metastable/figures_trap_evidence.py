@@ -11,6 +11,7 @@ import math
 
 import numpy as np
 import torch
+from matplotlib.ticker import NullFormatter
 
 from .. import style
 from ..engine import Data, DeepLinear
@@ -127,6 +128,8 @@ def draw_separatrix(ax, run: dict) -> None:
         ax.axvspan(loc["low"], loc["high"], color=style.PALETTE[2], alpha=0.15, lw=0, label="measured separatrix")
     ax.set_xscale("log")
     ax.set_yscale("log")
+    for axis in (ax.xaxis, ax.yaxis):
+        axis.set_minor_formatter(NullFormatter())
     ax.set_xlabel(r"$\sigma_2(W)$ at the switch to the operating $\beta$")
     ax.set_ylabel("epochs to escape + 1")
     ax.legend(fontsize=7, loc="upper left")

@@ -48,7 +48,28 @@ def fit_sweep(out: dict, n_boot: int = 200) -> dict:
             "beta": float(out["beta"]), "relaxation_steps": float(out["relaxation_steps"]),
             "fractions": np.asarray(out["fractions"], float), "zero_modes": (int(out["zero_modes_trap"]),
                                                                             int(out["zero_modes_saddle"])),
-            "discretisation": discretisation(out)}
+            "discretisation": discretisation(out), "back": back_rates(out, tau[:, 0])}
+
+
+def back_rates(out: dict, tau_escape: np.ndarray) -> dict | None:
+    """Where the escaped state lies above the trap (the sweep timed the way back): per temperature
+    the return time (censored-exponential MLE, exact Poisson interval) and the fraction of time spent
+    escaped, τ_back / (τ_escape + τ_back) (an alternating renewal process), with bounds from the two
+    intervals' extremes."""
+    if "back_escape" not in out:
+        return None
+    temps, budget = np.asarray(out["temps"], float), float(out["back_budget"])
+    back = np.full((len(temps), 3), math.nan)
+    frac = np.full((len(temps), 3), math.nan)
+    events = np.zeros(len(temps), int)
+    for i, t in enumerate(temps):
+        at = np.isclose(out["T"], t)
+        r = rate_mle(np.nan_to_num(out["back_escape"][at], nan=budget), out["back_censored"][at], budget)
+        back[i] = (r.tau, 1 / r.rate_high, math.inf if r.rate_low == 0 else 1 / r.rate_low)
+        events[i] = r.events
+        (f, f_lo, f_hi), (b, b_lo, b_hi) = tau_escape[i], back[i]
+        frac[i] = (1 / (1 + f / b), 1 / (1 + f_hi / b_lo), 1 / (1 + f_lo / b_hi))  # 1 where no replica returned
+    return {"tau": back, "events": events, "fraction": frac, "budget": budget}
 
 
 def discretisation(out: dict) -> tuple[float, float, float]:
@@ -82,6 +103,8 @@ def fit_rows(name: str, fit: dict) -> list[Row]:
     span = float(np.log10(finite.max() / finite.min())) if finite.size >= 2 else math.nan
     rows.append(Row(f"tau_span_decades[{tag}]", span, None, None, None, None, "n/a",
                     "log10 of the largest finite tau over the smallest"))
+    if fit.get("back") is not None:
+        rows += back_rows(tag, fit)
     rows += _fit_rows(tag, fit)
     return rows
 
@@ -118,4 +141,21 @@ def _fit_rows(tag: str, fit: dict) -> list[Row]:
     rows.append(Row(f"discretisation_ratio[{tag}]", r, lo, hi, None, 1.0,
                     "n/a" if not np.isfinite(r) else ("agrees" if lo <= 1 <= hi else "deviates"),
                     "escape time in time units (lr x steps) at lr/2 over that at lr, at one DeltaE/T"))
+    return rows
+
+
+def back_rows(tag: str, fit: dict) -> list[Row]:
+    """Return time from the escaped state and the fraction of time spent there, per temperature."""
+    rows, back = [], fit["back"]
+    for i, t in enumerate(fit["temps"]):
+        v, lo, hi = back["tau"][i]
+        d, n = int(back["events"][i]), int(fit["n"][i])
+        rows.append(Row(f"return_time[{tag},T={t:.4g}]", float(v), float(lo), float(hi), None, None, "n/a",
+                        f"steps from the constructed escaped state (weak feature learned) until its sigma falls back "
+                        f"past the saddle; {d}/{n} returned within {back['budget']:g}; the reverse barrier is "
+                        "f(lambda_sad) - f(lambda**), smaller than the forward one"))
+        f, f_lo, f_hi = back["fraction"][i]
+        rows.append(Row(f"fraction_escaped[{tag},T={t:.4g}]", float(f), float(f_lo), float(f_hi), None, None, "n/a",
+                        "long-run fraction of time in the escaped state, tau_back / (tau_escape + tau_back) (two-state "
+                        "renewal estimate from the measured times; bounds from their intervals)"))
     return rows
