@@ -84,7 +84,7 @@ def test_trap_rows_from_a_checkpoint():
     assert diag["residual"].shape == (2, 3)
     rows = {r.quantity: r for r in trap_rows("point=paper,start=rank1", diag)}
     assert set(rows) == {f"residual_unlearned[point=paper,start=rank1,layer={i}]" for i in (1, 2, 3)} | {
-        "noise_fraction_weak[point=paper,start=rank1]"}
+        "noise_fraction_weak[point=paper,start=rank1]", "noise_weak[point=paper,start=rank1]"}
     assert 0 < rows["noise_fraction_weak[point=paper,start=rank1]"].measured < 1e-6
 
 

@@ -100,6 +100,10 @@ def _sgd_panels(ax, axs, point: str, pt: dict, starts: dict, traps: dict, train:
     axs.set_xlabel("epoch + 1")
     axs.set_ylabel("fraction not escaped")
     axs.axvline(float(any_run["budget"]) + 1, color="0.5", lw=0.8, ls=":")
+    stated = claimed("escape_rank1_trap", "1a", f"escape_epochs_median[point={point},start=rank1]")
+    if "rank1" in starts and isinstance(stated, (int, float)):
+        axs.axvline(float(stated) + 1, color=ev.color("rank1"), lw=1.0, ls="-.",
+                    label=f"paper: rank-1 trap escapes at ~{float(stated):g} epochs")
     axs.legend(fontsize=7, loc="lower left")
     rows, diags = [], {}
     for start, trap_arrays in traps.items():

@@ -52,6 +52,11 @@ def trap_rows(tag: str, diag: dict) -> list[Row]:
                         None, None, 0.0, "n/a",
                         f"median over {res.shape[0]} seeds of layer {layer + 1}'s singular value in the first "
                         "unlearned mode after annealing (theory column: an exact trap has 0)"))
+    weak = diag["C_weak"]
+    rows.append(Row(f"noise_weak[{tag}]", float(np.nanmedian(weak)), float(np.nanmin(weak)), float(np.nanmax(weak)),
+                    None, 0.0, "n/a", f"C_weak itself (median, range over seeds; C_total median "
+                    f"{float(np.nanmedian(diag['C_total'])):.3g}): at the trivial trap every gradient is tiny, so "
+                    "the fraction is 1 while the noise is not"))
     frac = diag["fraction"]
     rows.append(Row(f"noise_fraction_weak[{tag}]", float(np.nanmedian(frac)), float(np.nanmin(frac)),
                     float(np.nanmax(frac)), None, 0.0, "n/a",
@@ -66,7 +71,7 @@ def diagnostics_text(diags: dict[str, dict]) -> str:
     for start, d in diags.items():
         res = np.nanmedian(d["residual"], axis=0)
         lines.append(f"{start}: residual per layer " + ", ".join(f"{r:.1e}" for r in res)
-                     + f"; C_weak/C_total {np.nanmedian(d['fraction']):.1e}")
+                     + f"; C_weak {np.nanmedian(d['C_weak']):.1e} = {np.nanmedian(d['fraction']):.1e} of C_total")
     return "\n".join(lines)
 
 
