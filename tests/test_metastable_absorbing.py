@@ -165,3 +165,18 @@ def test_langevin_back_run_starts_escaped_and_returns_when_hot():
                          progress_every=0)
     hot, cold = out["censored"][:4, 0], out["censored"][4:, 0]
     assert not hot.all() and cold.all()  # some return when hot; none at T ≈ 0 (the escaped state is a minimum)
+
+
+def test_weibull_shape_tells_memoryless_from_ageing_escapes():
+    from grokrepro.metastable.langevin_fit import weibull_row, weibull_shape
+
+    rng = np.random.default_rng(0)
+    budget = 3000.0
+    for shape, verdict in ((1.0, "agrees"), (3.0, "deviates")):
+        t = 1000.0 * rng.weibull(shape, 400)
+        cens = t > budget
+        k = weibull_shape(np.where(cens, np.nan, t), cens, budget)
+        assert k[1] <= shape <= k[2] and k[0] == pytest.approx(shape, rel=0.15)
+        assert weibull_row("weibull_k[sweep=x,T=1]", k).verdict == verdict
+    assert math.isnan(weibull_shape(np.array([1.0, np.nan]), np.array([False, True]), 10.0)[0])
+    assert weibull_row("w", (math.nan,) * 3).verdict == "n/a"

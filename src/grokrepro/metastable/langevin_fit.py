@@ -25,6 +25,7 @@ def fit_sweep(out: dict, n_boot: int = 200) -> dict:
     tau = np.full((len(temps), n_thr, 3), math.nan)
     events = np.zeros((len(temps), n_thr), int)
     gof = np.full(len(temps), math.nan)
+    weib = np.full((len(temps), 3), math.nan)
     for i, t in enumerate(temps):
         at = np.isclose(out["T"], t)
         for k in range(n_thr):
@@ -32,6 +33,7 @@ def fit_sweep(out: dict, n_boot: int = 200) -> dict:
             r = rate_mle(times, cens, budget)
             tau[i, k] = (r.tau, 1 / r.rate_high, math.inf if r.rate_low == 0 else 1 / r.rate_low)
             events[i, k] = r.events
+        weib[i] = weibull_shape(np.nan_to_num(out["escape"][at, 0], nan=budget), out["censored"][at, 0], budget)
         if events[i, 0] >= 2:
             gof[i] = exp_gof(np.nan_to_num(out["escape"][at, 0], nan=budget), out["censored"][at, 0], budget,
                              n_boot=n_boot)[1]
@@ -43,7 +45,8 @@ def fit_sweep(out: dict, n_boot: int = 200) -> dict:
             "free": kramers_fit(th, ln_tau, ev) if has.sum() >= 4 else None,
             "fixed": kramers_fit(th, ln_tau, ev, delta_e=barrier) if has.sum() >= 3 else None}
     return {"temps": temps, "ratios": np.asarray(out["ratios"], float), "tau": tau, "events": events,
-            "n": np.array([int(np.isclose(out["T"], t).sum()) for t in temps]), "gof_p": gof, "fits": fits,
+            "n": np.array([int(np.isclose(out["T"], t).sum()) for t in temps]), "gof_p": gof, "weibull_k": weib,
+            "fits": fits,
             "barrier": barrier, "k_predicted": k_pred, "budget": budget, "lr": float(out["lr"]),
             "beta": float(out["beta"]), "relaxation_steps": float(out["relaxation_steps"]),
             "fractions": np.asarray(out["fractions"], float), "zero_modes": (int(out["zero_modes_trap"]),
@@ -99,6 +102,7 @@ def fit_rows(name: str, fit: dict) -> list[Row]:
                          + f"; other thresholds (fractions {fit['fractions'][1:].tolist()}): "
                          + ", ".join(f"{x:.4g}" for x in v2)
                          + f"; exp GOF p={fit['gof_p'][i]:.2g}; relaxation 1/(lr beta)={fit['relaxation_steps']:g}")))
+        rows.append(weibull_row(f"weibull_k[{tag},T={t:.4g}]", fit["weibull_k"][i]))
     finite = fit["tau"][fit["events"][:, 0] > 0, 0, 0]
     span = float(np.log10(finite.max() / finite.min())) if finite.size >= 2 else math.nan
     rows.append(Row(f"tau_span_decades[{tag}]", span, None, None, None, None, "n/a",
@@ -159,3 +163,29 @@ def back_rows(tag: str, fit: dict) -> list[Row]:
                         "long-run fraction of time in the escaped state, tau_back / (tau_escape + tau_back) (two-state "
                         "renewal estimate from the measured times; bounds from their intervals)"))
     return rows
+
+
+def weibull_row(quantity: str, k) -> Row:
+    """The memorylessness check of one temperature: agrees when the Weibull shape's 95% CI holds 1."""
+    v, lo, hi = (float(x) for x in k)
+    if not math.isfinite(v):
+        return Row(quantity, None, None, None, None, 1.0, "n/a", "fewer than 3 escapes: no Weibull fit")
+    inside = lo <= 1.0 <= hi
+    side = "" if inside else (" (k > 1: escape waits, ageing)" if lo > 1 else " (k < 1: a mixture of rates)")
+    return Row(quantity, v, lo, hi, None, 1.0, "agrees" if inside else "deviates",
+               "shape k of a censored Weibull fit (lifelines), 95% CI; k = 1 is memoryless (exponential)" + side)
+
+
+def weibull_shape(times: np.ndarray, censored: np.ndarray, budget: float) -> tuple[float, float, float]:
+    """Shape k of a censored Weibull fit S(t) = exp(−(t/λ)^k) (lifelines' ``WeibullFitter``) with its
+    95% interval: k = 1 is the exponential (memoryless) law, k > 1 an escape that waits (ageing),
+    k < 1 a mixture of rates. Censored runs enter at ``budget``; NaNs where fewer than 3 escaped."""
+    from lifelines import WeibullFitter  # heavy import; only here
+
+    cens = np.asarray(censored, bool)
+    if (~cens).sum() < 3:
+        return (math.nan, math.nan, math.nan)
+    t = np.where(cens, budget, np.asarray(times, float))
+    wf = WeibullFitter().fit(np.maximum(t, 1e-9), event_observed=~cens)
+    row = wf.summary.loc["rho_"]
+    return (float(wf.rho_), float(row["coef lower 95%"]), float(row["coef upper 95%"]))
