@@ -77,7 +77,8 @@ def fig1a(runs: dict[str, dict[str, dict]], points: dict[str, dict], train: dict
     fig.suptitle("Fig 1a: can a trapped deep linear net escape? 1. plain SGD (the paper's protocol) - "
                  "2. SGD from traps annealed too briefly - 3. Langevin noise (not SGD)\n"
                  "curves: median and IQR over seeds; dotted: each trap's plateau; escape: test-MSE criterion (1), "
-                 "unlearned mode's sigma past the theory saddle (2, 3)", fontsize=9)
+                 "the unlearned mode's sigma half-way from the theory saddle to the learned state (2), past the "
+                 "saddle (3)", fontsize=9)
     return fig, rows
 
 
