@@ -260,7 +260,7 @@ def test_params_lists_every_study_a_key(base, capsys, monkeypatch):
     out = capsys.readouterr().out.splitlines()
     default, paper, tiny = (resolve({**base, "preset": p}, SCHEMAS)["metastable"] for p in PRESETS)
     leaves = _leaves(default, "metastable")
-    assert len(leaves) == 149 and "metastable.arrhenius.sweeps.paper.lrs" in leaves
+    assert len(leaves) == 164 and "metastable.arrhenius.sweeps.paper.lrs" in leaves
     assert {x.split(": ")[0] for x in out if x.startswith("metastable.")} == set(leaves)
     for name in leaves:
         lines = [i for i, line in enumerate(out) if line.startswith(f"{name}: ")]

@@ -18,7 +18,7 @@ from grokrepro.metastable.data import DataSpec, generate
 from grokrepro.metastable.features import loop_area, run_states, theory_loop_area, theory_loop_gap
 from grokrepro.metastable.figures_features import fig_features, numbers_features
 from grokrepro.metastable.figures_nonlinear import fig_nonlinear, numbers_nonlinear
-from grokrepro.metastable.nonlinear import (ACTIVATIONS, NonlinearNet, beta_scale, first_escape, langevin,
+from grokrepro.metastable.nonlinear import (ACTIVATIONS, NonlinearNet, beta_scale,
                                             linear_drop, operating_betas, run_nonlinear_escape, run_nonlinear_sweep)
 
 ETA = (0.9, 0.8)
@@ -151,48 +151,22 @@ def test_centred_sigmoid_and_the_linear_equivalent_beta():
     assert linear_drop(0.9, 2, 0.1) == pytest.approx(0.8)
 
 
-def test_langevin_at_zero_temperature_is_the_engines_sgd():
-    g = exact(n=128)
-    data = Data.from_numpy(g, "cpu", torch.float64)
+def test_engine_langevin_on_the_nonlinear_family_is_sgd_at_zero_temperature_and_per_replica():
+    """run_nonlinear_escape's Langevin is the engine's, through the generic stepper of this family."""
+    data = Data.from_numpy(exact(n=128), "cpu", torch.float64)
     model = NonlinearNet((2, 6, 6, 2), "tanh")
     params = model.init([1, 2, 3], 0.4)
-    res = engine.train(model, params, data, 0.05, 0.1, 32, [1, 2, 3], 6, check_every=3, progress_every=0)
-    lv = langevin(model, params, data, 0.05, 0.1, 0.0, 32, [1, 2, 3], 6, 3)
-    for a, b in zip(res.params, lv["params"]):
-        assert torch.equal(a, b)
-    assert list(lv["epochs"]) == [0, 3, 6] and lv["records"]["svals"].shape == (3, 3, 2)
+    run = dict(check_every=3, progress_every=0)
+    sgd = engine.train(model, params, data, 0.05, 0.1, 32, [1, 2, 3], 6, **run)
+    cold = engine.train(model, params, data, 0.05, 0.1, 32, [1, 2, 3], 6, temperature=0.0, **run)
+    hot = engine.train(model, params, data, 0.05, 0.1, 32, [1, 2, 3], 6, temperature=1e-3, **run)
+    alone = engine.train(model, [p[1:2] for p in params], data, 0.05, 0.1, 32, [2], 6, temperature=1e-3, **run)
+    for a, b, c, d in zip(sgd.params, cold.params, hot.params, alone.params):
+        assert torch.equal(a, b) and not torch.equal(a, c)
+        assert torch.allclose(c[1:2], d, rtol=0, atol=1e-12)
 
 
-class Still:
-    """A family with no loss: only weight decay and the noise move the parameters."""
-
-    def batches(self, data, idx):
-        return [None] * 4
-
-    def grads(self, params, batch):
-        return [torch.zeros_like(p) for p in params]
-
-    def metrics(self, params, data):
-        return {"train_loss": torch.zeros(params[0].shape[0], dtype=params[0].dtype)}
-
-
-def test_langevin_noise_has_the_stationary_variance_and_is_per_replica():
-    """θ ← (1 − lr β)θ + √(2 lr T) ξ has stationary variance T/β (1 − lr β/2)⁻¹; replica r's noise
-    does not depend on the other replicas."""
-    data = Data(torch.zeros(4, 1), torch.zeros(4, 1))
-    lr, beta, temp = 0.1, 1.0, 0.01
-    params = [torch.zeros(3, 40, 50, dtype=torch.float64)]
-    out = langevin(Still(), params, data, lr, beta, temp, 4, [7, 8, 9], 50, 50)["params"][0]
-    expected = temp / beta / (1 - lr * beta / 2)
-    assert out.var().item() == pytest.approx(expected, rel=0.05)
-    alone = langevin(Still(), [params[0][1:2]], data, lr, beta, temp, 4, [8], 50, 50)["params"][0]
-    assert torch.equal(alone[0], out[1]) and not torch.equal(out[0], out[1])
-
-
-def test_first_escape_and_operating_betas():
-    sv = np.zeros((4, 2, 2))
-    sv[2:, 0, 1] = 0.3
-    np.testing.assert_array_equal(first_escape(np.array([0, 10, 20, 30]), sv, 1, 0.1), [20.0, np.nan])
+def test_operating_betas():
     sweep = {"beta_lin": np.array([0.0, 0.1, 0.2, 0.3, 0.4]), "svals": np.zeros((2, 5, 3, 2))}
     sweep["svals"][UP, :4, :, 0] = 0.5  # feature 1 lost between 0.3 and 0.4
     sweep["svals"][UP, :2, :, 1] = 0.5  # feature 2 between 0.1 and 0.2

@@ -14,5 +14,5 @@ data = load_data(snakemake.input.train, None, resolve_device(p.device), resolve_
 model = DeepLinear(dims(p.model["depth"], p.model["width"], data.x_train.shape[1], data.y_train.shape[1]))
 lv = p.langevin
 out = langevin_experiment(model, data, p.sweep, lv["fractions"], lv["check_every"], lv["discretisation"],
-                          progress_every=lv["progress_every"])
+                          lv["back_epochs"], progress_every=lv["progress_every"])
 save_npz(snakemake.output[0], out, result_meta({"sweep": p.sweep, "langevin": lv, "model": p.model}))

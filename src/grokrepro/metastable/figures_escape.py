@@ -10,6 +10,7 @@ import numpy as np
 from .. import style
 from ..io import load_npz
 from ..numbers import Row, bootstrap_median_ci, judge
+from . import figures_trap_evidence as ev
 from . import theory
 from .divergence import diverged_row, escape_diverged, keep_replicas, mark_diverged, not_drawn, note_on
 from .fitting import km_median, survival
@@ -17,7 +18,6 @@ from .rows import paper as claimed
 
 # the paper's Fig 1a escape epochs at beta = 0.32 (claims), by start
 ESCAPE_CLAIMS = {"random": "escape_random_start", "rank1": "escape_rank1_trap", "trivial": "escape_trivial_trap"}
-COLORS = {"random": 0, "rank1": 1, "trivial": 3, "rank2": 2}
 
 
 def _x(epochs):
@@ -43,54 +43,95 @@ def _escape_summary(run: dict, key: str = "mse"):
 
 
 def fig1a(runs: dict[str, dict[str, dict]], points: dict[str, dict], train: dict, depth: int,
-          delay_factor_min: float):
-    """Escape curves and survival of every start at each operating point: ``(fig, rows)``.
-    ``runs[point][start]`` = escape-run arrays."""
+          delay_factor_min: float, traps: dict | None = None, separatrix: dict | None = None,
+          langevin: dict | None = None):
+    """Fig 1a's three layers of evidence at each operating point: ``(fig, rows)``.
+    ``runs[point][start]`` = plain-SGD escape-run arrays; ``traps[point][start]`` the annealed trap
+    checkpoints (residuals, escape-direction noise); ``separatrix[point]`` the annealing-budget sweep;
+    ``langevin[point]`` the Langevin runs from the constructed traps (absent layers are left out)."""
     style.apply()
-    fig, axes = plt.subplots(2, len(runs), figsize=(5.4 * len(runs), 6.6), squeeze=False,
-                             gridspec_kw={"height_ratios": [1.6, 1]})
+    layers = [True, True, bool(separatrix), bool(langevin), bool(langevin)]
+    n_rows = sum(layers)
+    fig, axes = plt.subplots(n_rows, len(runs), figsize=(6.0 * len(runs), 2.9 * n_rows), squeeze=False,
+                             layout="constrained",
+                             gridspec_kw={"height_ratios": [h for h, on in zip((1.4, 1, 1.2, 1.3, 1), layers) if on]})
     rows: list[Row] = []
     for col, (point, starts) in enumerate(runs.items()):
         pt = points[point]
-        ax, axs = axes[0, col], axes[1, col]
-        drawn = [_draw_start(ax, axs, start, run) for start, run in starts.items()]
-        any_run = next(iter(starts.values()))
-        ax.axhline(float(any_run["global_test_mse"]), color="0.2", lw=1.0, ls="--", label="global-minimum state")
-        ax.set_xscale("log")
-        if not any(drawn):  # every replica of every start diverged: nothing sets the epoch axes
-            ax.set_xlim(1, float(any_run["budget"]) + 1)
-            axs.set_xlim(1, float(any_run["budget"]) + 1)
-        ax.set_ylabel("test MSE")
-        ax.set_title(f"{point}: $\\beta$={pt['beta']}, lr={pt['lr']}, B={int(any_run['batch_size'])}", fontsize=10)
-        ax.legend(fontsize=7)
-        axs.set_xscale("log")
-        axs.set_ylim(-0.03, 1.03)
-        axs.set_xlabel("epoch + 1")
-        axs.set_ylabel("fraction not escaped")
-        axs.axvline(float(any_run["budget"]) + 1, color="0.5", lw=0.8, ls=":")
-        axs.legend(fontsize=7)
         rows += numbers_fig1a(point, pt, starts, train, depth, delay_factor_min)
-    fig.suptitle("Fig 1a: escape from trapped starts (median, IQR over seeds; dotted: each trap's plateau; "
-                 "test-MSE escape criterion)", fontsize=9)
+        rows += _sgd_panels(axes[0, col], axes[1, col], point, pt, starts, (traps or {}).get(point, {}), train)
+        r = 2
+        if separatrix:
+            ev.draw_separatrix(axes[r, col], separatrix[point])
+            b_init = float(separatrix[point]["beta_init"])
+            axes[r, col].set_title(f"2. plain SGD at $\\beta$={pt['beta']} after annealing at $\\beta_{{init}}$="
+                                   f"{b_init:g} cut short\n(rank-1 start, exact-moment data): separatrix", fontsize=8)
+            rows += ev.separatrix_rows(point, separatrix[point])
+            r += 1
+        if langevin:
+            ev.draw_langevin(axes[r, col], axes[r + 1, col], langevin[point])
+            axes[r, col].set_title(f"3. SUBSTITUTE NOISE MODEL (Langevin, not SGD) at $\\beta$={pt['beta']}: "
+                                   f"constructed traps,\nT = barrier/{float(langevin[point]['ratio']):g}, "
+                                   f"lr={float(langevin[point]['lr']):g}, full batch (exact-moment data)", fontsize=8)
+            rows += ev.langevin_rows(point, langevin[point])
+    fig.suptitle("Fig 1a: can a trapped deep linear net escape? 1. plain SGD (the paper's protocol) - "
+                 "2. SGD from traps annealed too briefly - 3. Langevin noise (not SGD)\n"
+                 "curves: median and IQR over seeds; dotted: each trap's plateau; escape: test-MSE criterion (1), "
+                 "the unlearned mode's sigma half-way from the theory saddle to the learned state (2), past the "
+                 "saddle (3)", fontsize=9)
     return fig, rows
+
+
+def _sgd_panels(ax, axs, point: str, pt: dict, starts: dict, traps: dict, train: dict) -> list[Row]:
+    """Layer 1: plain-SGD curves and survival from each start, with the traps' residuals and
+    escape-direction noise fraction written in the survival panel; their rows."""
+    drawn = [_draw_start(ax, axs, start, run) for start, run in starts.items()]
+    any_run = next(iter(starts.values()))
+    ax.axhline(float(any_run["global_test_mse"]), color="0.2", lw=1.0, ls="--", label="global-minimum state")
+    ax.set_xscale("log")
+    if not any(drawn):  # every replica of every start diverged: nothing sets the epoch axes
+        ax.set_xlim(1, float(any_run["budget"]) + 1)
+        axs.set_xlim(1, float(any_run["budget"]) + 1)
+    ax.set_ylabel("test MSE")
+    ax.set_title(f"1. plain SGD (the paper's protocol), point '{point}': $\\beta$={pt['beta']}, lr={pt['lr']}, "
+                 f"B={int(any_run['batch_size'])},\nfrom random init and annealed traps (sampled data)", fontsize=8)
+    ax.legend(fontsize=7)
+    axs.set_xscale("log")
+    axs.set_ylim(-0.03, 1.03)
+    axs.set_xlabel("epoch + 1")
+    axs.set_ylabel("fraction not escaped")
+    axs.axvline(float(any_run["budget"]) + 1, color="0.5", lw=0.8, ls=":")
+    stated = claimed("escape_rank1_trap", "1a", f"escape_epochs_median[point={point},start=rank1]")
+    if "rank1" in starts and isinstance(stated, (int, float)):
+        axs.axvline(float(stated) + 1, color=ev.color("rank1"), lw=1.0, ls="-.",
+                    label=f"paper: rank-1 trap escapes at ~{float(stated):g} epochs")
+    axs.legend(fontsize=7, loc="lower left")
+    rows, diags = [], {}
+    for start, trap_arrays in traps.items():
+        diags[start] = ev.trap_diagnostics(trap_arrays, train, start)
+        rows += ev.trap_rows(f"point={point},start={start}", diags[start])
+    if diags:
+        axs.text(0.98, 0.5, "at the start (median over seeds):\n" + ev.diagnostics_text(diags), fontsize=6,
+                 ha="right", va="center", transform=axs.transAxes, bbox={"fc": "white", "ec": "0.7", "alpha": 0.9})
+    return rows
 
 
 def _draw_start(ax, axs, start: str, run: dict) -> bool:
     """Test-MSE band (``ax``) and survival curve (``axs``) of one start, without its diverged
     replicas; False if every replica diverged (then only the legend says so)."""
-    c = style.PALETTE[COLORS.get(start, 4)]
+    c = ev.color(start)
     bad = escape_diverged(run)
     run = keep_replicas(run, ~bad)
     dropped = f" ({not_drawn(int(bad.sum()), len(bad))})" if bad.any() else ""
     if not len(run["censored_mse"]):
         ax.plot([], [], color=c, label=f"{start} start{dropped}")
         return False
-    style.band(ax, _x(run["epochs"]), run["test_loss"], c, f"{start} start{dropped}")
+    style.band(ax, _x(run["epochs"]), run["test_loss"], c, f"{start} start{dropped}", ls=ev.LINES.get(start, "-"))
     if start != "random":
         ax.axhline(float(run["plateau_test_mse"][0]), color=c, lw=0.8, ls=":")
     grid = np.unique(np.concatenate([run["epochs"], np.nan_to_num(run["escape_mse"], nan=0)]))
     surv = survival(run["escape_mse"], run["censored_mse"], float(run["budget"]), grid)
-    axs.step(_x(grid), surv, where="post", color=c, lw=1.6,
+    axs.step(_x(grid), surv, where="post", color=c, lw=ev.WIDTHS.get(start, 1.6), ls=ev.LINES.get(start, "-"),
              label=f"{start}: {int((~run['censored_mse']).sum())}/{len(run['censored_mse'])} escaped")
     return True
 

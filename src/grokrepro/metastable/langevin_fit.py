@@ -25,6 +25,7 @@ def fit_sweep(out: dict, n_boot: int = 200) -> dict:
     tau = np.full((len(temps), n_thr, 3), math.nan)
     events = np.zeros((len(temps), n_thr), int)
     gof = np.full(len(temps), math.nan)
+    weib = np.full((len(temps), 3), math.nan)
     for i, t in enumerate(temps):
         at = np.isclose(out["T"], t)
         for k in range(n_thr):
@@ -32,6 +33,7 @@ def fit_sweep(out: dict, n_boot: int = 200) -> dict:
             r = rate_mle(times, cens, budget)
             tau[i, k] = (r.tau, 1 / r.rate_high, math.inf if r.rate_low == 0 else 1 / r.rate_low)
             events[i, k] = r.events
+        weib[i] = weibull_shape(np.nan_to_num(out["escape"][at, 0], nan=budget), out["censored"][at, 0], budget)
         if events[i, 0] >= 2:
             gof[i] = exp_gof(np.nan_to_num(out["escape"][at, 0], nan=budget), out["censored"][at, 0], budget,
                              n_boot=n_boot)[1]
@@ -43,12 +45,34 @@ def fit_sweep(out: dict, n_boot: int = 200) -> dict:
             "free": kramers_fit(th, ln_tau, ev) if has.sum() >= 4 else None,
             "fixed": kramers_fit(th, ln_tau, ev, delta_e=barrier) if has.sum() >= 3 else None}
     return {"temps": temps, "ratios": np.asarray(out["ratios"], float), "tau": tau, "events": events,
-            "n": np.array([int(np.isclose(out["T"], t).sum()) for t in temps]), "gof_p": gof, "fits": fits,
+            "n": np.array([int(np.isclose(out["T"], t).sum()) for t in temps]), "gof_p": gof, "weibull_k": weib,
+            "fits": fits,
             "barrier": barrier, "k_predicted": k_pred, "budget": budget, "lr": float(out["lr"]),
             "beta": float(out["beta"]), "relaxation_steps": float(out["relaxation_steps"]),
             "fractions": np.asarray(out["fractions"], float), "zero_modes": (int(out["zero_modes_trap"]),
                                                                             int(out["zero_modes_saddle"])),
-            "discretisation": discretisation(out)}
+            "discretisation": discretisation(out), "back": back_rates(out, tau[:, 0])}
+
+
+def back_rates(out: dict, tau_escape: np.ndarray) -> dict | None:
+    """Where the escaped state lies above the trap (the sweep timed the way back): per temperature
+    the return time (censored-exponential MLE, exact Poisson interval) and the fraction of time spent
+    escaped, τ_back / (τ_escape + τ_back) (an alternating renewal process), with bounds from the two
+    intervals' extremes."""
+    if "back_escape" not in out:
+        return None
+    temps, budget = np.asarray(out["temps"], float), float(out["back_budget"])
+    back = np.full((len(temps), 3), math.nan)
+    frac = np.full((len(temps), 3), math.nan)
+    events = np.zeros(len(temps), int)
+    for i, t in enumerate(temps):
+        at = np.isclose(out["T"], t)
+        r = rate_mle(np.nan_to_num(out["back_escape"][at], nan=budget), out["back_censored"][at], budget)
+        back[i] = (r.tau, 1 / r.rate_high, math.inf if r.rate_low == 0 else 1 / r.rate_low)
+        events[i] = r.events
+        (f, f_lo, f_hi), (b, b_lo, b_hi) = tau_escape[i], back[i]
+        frac[i] = (1 / (1 + f / b), 1 / (1 + f_hi / b_lo), 1 / (1 + f_lo / b_hi))  # 1 where no replica returned
+    return {"tau": back, "events": events, "fraction": frac, "budget": budget}
 
 
 def discretisation(out: dict) -> tuple[float, float, float]:
@@ -78,10 +102,13 @@ def fit_rows(name: str, fit: dict) -> list[Row]:
                          + f"; other thresholds (fractions {fit['fractions'][1:].tolist()}): "
                          + ", ".join(f"{x:.4g}" for x in v2)
                          + f"; exp GOF p={fit['gof_p'][i]:.2g}; relaxation 1/(lr beta)={fit['relaxation_steps']:g}")))
+        rows.append(weibull_row(f"weibull_k[{tag},T={t:.4g}]", fit["weibull_k"][i]))
     finite = fit["tau"][fit["events"][:, 0] > 0, 0, 0]
     span = float(np.log10(finite.max() / finite.min())) if finite.size >= 2 else math.nan
     rows.append(Row(f"tau_span_decades[{tag}]", span, None, None, None, None, "n/a",
                     "log10 of the largest finite tau over the smallest"))
+    if fit.get("back") is not None:
+        rows += back_rows(tag, fit)
     rows += _fit_rows(tag, fit)
     return rows
 
@@ -119,3 +146,46 @@ def _fit_rows(tag: str, fit: dict) -> list[Row]:
                     "n/a" if not np.isfinite(r) else ("agrees" if lo <= 1 <= hi else "deviates"),
                     "escape time in time units (lr x steps) at lr/2 over that at lr, at one DeltaE/T"))
     return rows
+
+
+def back_rows(tag: str, fit: dict) -> list[Row]:
+    """Return time from the escaped state and the fraction of time spent there, per temperature."""
+    rows, back = [], fit["back"]
+    for i, t in enumerate(fit["temps"]):
+        v, lo, hi = back["tau"][i]
+        d, n = int(back["events"][i]), int(fit["n"][i])
+        rows.append(Row(f"return_time[{tag},T={t:.4g}]", float(v), float(lo), float(hi), None, None, "n/a",
+                        f"steps from the constructed escaped state (weak feature learned) until its sigma falls back "
+                        f"past the saddle; {d}/{n} returned within {back['budget']:g}; the reverse barrier is "
+                        "f(lambda_sad) - f(lambda**), smaller than the forward one"))
+        f, f_lo, f_hi = back["fraction"][i]
+        rows.append(Row(f"fraction_escaped[{tag},T={t:.4g}]", float(f), float(f_lo), float(f_hi), None, None, "n/a",
+                        "long-run fraction of time in the escaped state, tau_back / (tau_escape + tau_back) (two-state "
+                        "renewal estimate from the measured times; bounds from their intervals)"))
+    return rows
+
+
+def weibull_row(quantity: str, k) -> Row:
+    """The memorylessness check of one temperature: agrees when the Weibull shape's 95% CI holds 1."""
+    v, lo, hi = (float(x) for x in k)
+    if not math.isfinite(v):
+        return Row(quantity, None, None, None, None, 1.0, "n/a", "fewer than 3 escapes: no Weibull fit")
+    inside = lo <= 1.0 <= hi
+    side = "" if inside else (" (k > 1: escape waits, ageing)" if lo > 1 else " (k < 1: a mixture of rates)")
+    return Row(quantity, v, lo, hi, None, 1.0, "agrees" if inside else "deviates",
+               "shape k of a censored Weibull fit (lifelines), 95% CI; k = 1 is memoryless (exponential)" + side)
+
+
+def weibull_shape(times: np.ndarray, censored: np.ndarray, budget: float) -> tuple[float, float, float]:
+    """Shape k of a censored Weibull fit S(t) = exp(−(t/λ)^k) (lifelines' ``WeibullFitter``) with its
+    95% interval: k = 1 is the exponential (memoryless) law, k > 1 an escape that waits (ageing),
+    k < 1 a mixture of rates. Censored runs enter at ``budget``; NaNs where fewer than 3 escaped."""
+    from lifelines import WeibullFitter  # heavy import; only here
+
+    cens = np.asarray(censored, bool)
+    if (~cens).sum() < 3:
+        return (math.nan, math.nan, math.nan)
+    t = np.where(cens, budget, np.asarray(times, float))
+    wf = WeibullFitter().fit(np.maximum(t, 1e-9), event_observed=~cens)
+    row = wf.summary.loc["rho_"]
+    return (float(wf.rho_), float(row["coef lower 95%"]), float(row["coef upper 95%"]))

@@ -20,9 +20,8 @@ What a network has learned is read from its **linear response** on the training 
 Ŵ = Σ̂_{ŷx} Σ̂_xx^{-1} (for the linear network Ŵ = W): its singular values are the learned
 features (``svals``), counted above ``rank_threshold``.
 
-The engine has no Langevin noise yet, so :func:`langevin` is this module's own small SGD loop with
-the Langevin term: θ ← θ − lr(∇L_B + βθ) + sqrt(2·lr·T)·ξ, ξ ~ N(0, I) from each replica's own
-generator, on the engine's minibatch order (at T = 0 it is the engine's SGD step for step).
+The Langevin runs are the engine's (``engine.train(..., temperature=T)``): θ ← θ − lr(∇L_B + βθ) +
+sqrt(2·lr·T)·ξ, ξ ~ N(0, I) from each replica's own noise stream, on the engine's minibatch order.
 """
 from __future__ import annotations
 
@@ -125,56 +124,6 @@ def linear_response(f: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     return torch.linalg.solve(sxx, (torch.matmul(f.transpose(1, 2), x) / n).transpose(1, 2)).transpose(1, 2)
 
 
-def _noise(gens, shapes, steps: int, dtype, device) -> list[torch.Tensor]:
-    """(steps, R, *shape) standard normal noise per parameter, replica r drawn from ``gens[r]``."""
-    sizes = [math.prod(s) for s in shapes]
-    flat = torch.stack([torch.randn(steps, sum(sizes), generator=g, dtype=torch.float64) for g in gens], 1)
-    return [t.reshape(steps, len(gens), *s).to(device=device, dtype=dtype)
-            for t, s in zip(torch.split(flat, sizes, dim=2), shapes)]
-
-
-def langevin(model, params, data: Data, lr: float, beta: float, temperature: float, batch_size: int, seeds,
-             epochs: int, check_every: int, noise_seed: int = 0, done=None) -> dict:
-    """Minibatch SGD with weight decay and the Langevin term sqrt(2·lr·T)·ξ on every step, on the
-    engine's minibatch order for ``seeds``. Metrics every ``check_every`` epochs; ``done(metrics)``
-    ((R,) bool) may end the run once every replica is done. Replica r's noise comes from a generator
-    seeded by (noise_seed, seeds[r]), so it does not depend on the other replicas. Returns the
-    parameters, the records (checks, R, ...) and the check epochs."""
-    params = [p.clone() for p in params]
-    device, dtype = params[0].device, params[0].dtype
-    seeds_t = torch.as_tensor(np.asarray(seeds, dtype=np.int64), device=device)
-    gens = [torch.Generator().manual_seed(1_000_003 * int(noise_seed) + int(s) + 1) for s in seeds]
-    n = data.x_train.shape[0]
-    shapes = [tuple(p.shape[1:]) for p in params]
-    scale = math.sqrt(2 * lr * temperature)
-    checks, records = [0], [model.metrics(params, data)]
-    with torch.no_grad():
-        for e in range(epochs):
-            idx = None if batch_size >= n else engine.minibatch_indices(seeds_t, e, n, batch_size)
-            batches = model.batches(data, idx)
-            noise = _noise(gens, shapes, len(batches), dtype, device) if temperature > 0 else None
-            for s, batch in enumerate(batches):
-                for i, (p, g) in enumerate(zip(params, model.grads(params, batch))):
-                    p.mul_(1 - lr * beta).sub_(lr * g)
-                    if noise is not None:
-                        p.add_(scale * noise[i][s])
-            if (e + 1) % check_every == 0 or e + 1 == epochs:
-                checks.append(e + 1)
-                records.append(model.metrics(params, data))
-                if done is not None and bool(done(records[-1]).all()):
-                    break
-    stacked = {k: np.stack([r[k].cpu().numpy() for r in records]) for k in records[0]}
-    return {"params": params, "records": stacked, "epochs": np.asarray(checks)}
-
-
-def first_escape(epochs: np.ndarray, svals: np.ndarray, index: int, threshold: float) -> np.ndarray:
-    """(R,) first recorded epoch at which singular value ``index`` of the linear response exceeds
-    ``threshold`` (NaN: never, a right-censored run). svals: (checks, R, k)."""
-    above = svals[:, :, index] > threshold
-    hit = above.any(0)
-    return np.where(hit, epochs[np.argmax(above, axis=0)], np.nan).astype(float)
-
-
 # ----------------------------------------------------------------------------- the runs
 def make_model(activation: str, dims, rank_threshold: float):
     """The family for ``activation``; the linear reference uses the deep linear network itself
@@ -230,7 +179,7 @@ def run_nonlinear_escape(arrays: dict, activation: str, depth: int, width: int, 
                          dtype=torch.float64) -> dict[str, np.ndarray]:
     """From a rank-1 trap built by annealing (as in Fig 1a: converge at β = 0, then at β_init), train
     at the operating β (:func:`operating_betas`) with plain SGD (the engine) and with SGD plus
-    Langevin noise at ``escape['temperature']`` (:func:`langevin`), same minibatch order. A replica
+    Langevin noise at ``escape['temperature']`` (the engine's), same minibatch order. A replica
     escapes when σ_2 of its linear response exceeds the sweep's rank threshold; both runs stop a
     replica once it has escaped."""
     thr = sweep_cfg["rank_threshold"]
@@ -259,8 +208,11 @@ def run_nonlinear_escape(arrays: dict, activation: str, depth: int, width: int, 
                        monitor=lambda epoch, mets, idx: escaped(mets), progress_every=0)
     with torch.no_grad():
         sgd_end = model.metrics(sgd.params, data)["svals"].cpu().numpy()
-    lang = langevin(model, params, data, lr, b_op, escape["temperature"], batch, run_seeds, budget, every,
-                    done=escaped)
+    lang = engine.train(model, params, data, lr, b_op, batch, run_seeds, budget, check_every=every, record_epochs=[],
+                        temperature=escape["temperature"], monitor=lambda epoch, mets, idx: escaped(mets),
+                        progress_every=0)
+    with torch.no_grad():
+        lang_end = model.metrics(lang.params, data)["svals"].cpu().numpy()
     return {
         "beta_init_lin": np.array(pts["beta_init_lin"]), "beta_op_lin": np.array(pts["beta_op_lin"]),
         "from_theory": pts["from_theory"], "beta_scale": np.array(scale), "seeds": seeds,
@@ -269,7 +221,7 @@ def run_nonlinear_escape(arrays: dict, activation: str, depth: int, width: int, 
         "diverged": ~trap.finite(params) | (sgd.status == engine.DIVERGED),
         "escape_sgd": np.where(sgd.status == engine.DONE, sgd.stop_epoch, np.nan).astype(float),
         "sgd_end_svals": sgd_end,
-        "escape_langevin": first_escape(lang["epochs"], lang["records"]["svals"], 1, thr),
-        "langevin_end_svals": lang["records"]["svals"][-1],
+        "escape_langevin": np.where(lang.status == engine.DONE, lang.stop_epoch, np.nan).astype(float),
+        "langevin_end_svals": lang_end,
         "budget": np.array(budget), "temperature": np.array(escape["temperature"]), "threshold": np.array(thr),
     }

@@ -45,3 +45,27 @@ rule metastable_arrhenius_run:
         CONDA_ENV
     script:
         "../../scripts/metastable_arrhenius_run.py"
+
+
+# Fig 1a, layer 3: full-batch Langevin (the substitute noise model) from the constructed traps.
+rule metastable_trap_langevin:
+    input:
+        **data_of(MS["langevin"]["dataset"]),
+        **script_inputs("metastable_trap_langevin"),
+    output:
+        f"{RES}/metastable/trap_langevin/{{point}}.npz",
+    params:
+        beta=lookup(dpath="escape/points/{point}/beta", within=MS),
+        cfg=MS["trap_langevin"],
+        fraction=MS["langevin"]["fractions"][0],
+        model=MS["model"],
+        device=CFG["device"],
+        dtype=CFG["dtype"],
+    log:
+        f"{RES}/logs/metastable/trap_langevin/{{point}}.log",
+    benchmark:
+        f"{RES}/benchmarks/metastable/trap_langevin/{{point}}.tsv"
+    conda:
+        CONDA_ENV
+    script:
+        "../../scripts/metastable_trap_langevin.py"

@@ -50,6 +50,10 @@ FIG1A_POINTS = [p for p, pt in MS["escape"]["points"].items() if pt["dataset"] =
 rule fig_metastable_1a:
     input:
         runs=[f"{RES}/metastable/escape/{p}/{s}.npz" for p in FIG1A_POINTS for s in MS["escape"]["points"][p]["starts"]],
+        traps=[f"{RES}/metastable/traps/{p}/{s}.npz" for p in FIG1A_POINTS for s in MS["escape"]["points"][p]["starts"]
+               if s != "random"],
+        separatrix=[f"{RES}/metastable/separatrix/{p}.npz" for p in FIG1A_POINTS],
+        langevin=[f"{RES}/metastable/trap_langevin/{p}.npz" for p in FIG1A_POINTS],
         train=f"{RES}/metastable/data/dense/train.npz",
         **script_inputs("fig_metastable_1a"),
     output:

@@ -22,3 +22,30 @@ rule metastable_trap:
         CONDA_ENV
     script:
         "../../scripts/metastable_trap.py"
+
+
+# Fig 1a, layer 2: the annealing protocol with its beta_init stage cut at a sweep of budgets, then SGD
+# at the operating point (escaped or not against the unlearned mode's residual at the switch).
+rule metastable_separatrix:
+    input:
+        **data_of(MS["separatrix"]["dataset"]),
+        **script_inputs("metastable_separatrix"),
+    output:
+        f"{RES}/metastable/separatrix/{{point}}.npz",
+    params:
+        point=lookup(dpath="escape/points/{point}", within=MS),
+        separatrix=MS["separatrix"],
+        anneal=MS["trap"]["anneal"],
+        beta_init=MS["trap"]["beta_init"]["rank1"],
+        model=MS["model"],
+        first_seed=MS["seeds"]["first"],
+        device=CFG["device"],
+        dtype=CFG["dtype"],
+    log:
+        f"{RES}/logs/metastable/separatrix/{{point}}.log",
+    benchmark:
+        f"{RES}/benchmarks/metastable/separatrix/{{point}}.tsv"
+    conda:
+        CONDA_ENV
+    script:
+        "../../scripts/metastable_separatrix.py"
