@@ -110,7 +110,7 @@ def test_separatrix_rows_agree_only_when_the_saddle_separates_the_outcomes():
 def test_separatrix_run_escapes_from_a_short_anneal_and_is_absorbed_after_a_long_one():
     data = exact_data(n=64)
     model = DeepLinear((2, 6, 6, 2))
-    anneal = dict(lr=0.08, batch_size=8, min_epochs=20, max_epochs=400, check_every=10, rel_tol=1e-3)
+    anneal = dict(lr=0.08, batch_size=8, min_epochs=20, max_epochs=400, check_every=10, rel_tolerance=1e-3)
     out = separatrix_run(model, data, [42, 43], 1 / math.sqrt(6), anneal, 0.361, 0.2, 0.08, 8, [0, 200], 600, 2,
                          1e-6, progress_every=0)
     assert out["budget"].tolist() == [0, 0, 200, 200]
