@@ -7,7 +7,8 @@ process, each timing the best of a few repeats (the machine may be shared):
   engine          grokrepro.engine.train, eager (``compile=False``) and compiled (``compile=True``)
   old engine      the engine of commit 964d215 (``--old``), for a before/after ratio
   previous        the engine of any commit (``--previous REV``), compiled, timed in a fresh process
-                  (nothing this process set up, e.g. the allocator setting of ``train``, reaches it)
+                  (nothing this process set up, e.g. the allocator setting of ``train``, reaches it),
+                  next to this tree's engine timed the same way
   loop            nn.Linear layers + torch.optim.SGD, one replica at a time
   vmap            torch.func.vmap(grad(functional_call)) over the replicas, eager and torch.compile'd
   bmm             a hand-written batched step on the samples (bmm forward/backward, no moments)
@@ -171,7 +172,8 @@ class Bench:
     def engine(self, r: int, epochs: int, compile: bool, module=engine) -> float:
         seeds, params = self.setup(r)
         model = module.DeepLinear(DIMS)
-        extra = {"compile": compile} if "compile" in module.RunSettings.__dataclass_fields__ else {}
+        compiles = hasattr(module, "RunSettings") and "compile" in module.RunSettings.__dataclass_fields__
+        extra = {"compile": compile} if compiles else {}
         run = lambda: module.train(model, params, self.data, LR, WD, B, seeds, epochs, check_every=epochs,  # noqa: E731
                                    progress_every=0, **extra)
         return r * epochs * STEPS / best_time(run, self.repeats, self.sync)
@@ -284,7 +286,8 @@ def main(argv=None):
     data = Data.from_numpy(generate(DataSpec((0.9, 0.8), 2, 2, N, N, seed=0)), device, dtype)
     bench = Bench(data, device, dtype, args.repeats)
     if args.engine_of:
-        print(bench.engine(args.replicas, args.epochs, True, module=old_engine(args.engine_of)))
+        module = engine if args.engine_of == "." else old_engine(args.engine_of)
+        print(bench.engine(args.replicas, args.epochs, True, module=module))
         return
     fl = step_flops()
     peak = matmul_peak(dtype, device, bench.sync)
@@ -298,7 +301,9 @@ def main(argv=None):
     if args.old:
         rate["old engine (964d215)"] = bench.engine(r, epochs, False, module=old_engine())
     if args.previous:
-        rate[f"previous ({args.previous})"] = previous_rate(args.previous, r, epochs, args)
+        fresh = {"engine (compiled), fresh process": previous_rate(".", r, epochs, args),
+                 f"previous ({args.previous})": previous_rate(args.previous, r, epochs, args)}
+        rate.update(fresh)
     rate["bmm on samples"] = bench.stepper(r, epochs, bmm_step)
     rate["vmap (eager)"] = bench.stepper(r, epochs, vmap_eager)
     try:
@@ -323,8 +328,9 @@ def main(argv=None):
               f"{rate[head] / rate['old engine (964d215)']:.2f} ({head})")
 
     if args.previous:
-        print(f"engine/previous ratio: {rate[head] / rate[f'previous ({args.previous})']:.2f} ({head} against "
-              f"the compiled engine of {args.previous})")
+        new, old = fresh.values()
+        print(f"engine/previous ratio: {new / old:.2f} (the compiled engine of this tree against that of "
+              f"{args.previous}, each in a fresh process)")
     print("cost against R (replica-steps/s):")
     rows = scaling(bench, rs, vmap_eager, target)
     print("| R | " + " | ".join(k for k in rows[0] if k != "R") + " |")
