@@ -1,6 +1,10 @@
 # Grokking paper-figure pipeline: the table of contents. Rules live in workflow/rules/, one file
 # per stage; the science in src/grokrepro. `snakemake` builds every figure (default preset).
+import sys
+
 from snakemake.utils import min_version
+
+from grokrepro.costs import preset_notice
 
 min_version("9.0")
 
@@ -12,6 +16,11 @@ report: "workflow/report/workflow.rst"
 
 
 include: "workflow/rules/common.smk"
+
+
+for line in preset_notice(CFG["preset"], workflow.basedir) if workflow.is_main_process else []:
+    print(line, file=sys.stderr)  # paper preset: each study's CPU time from measured job costs, before jobs start
+
 # Study A -- metastable phases (Ersoy & Wiesner 2026)
 include: "workflow/rules/metastable/data.smk"
 include: "workflow/rules/metastable/sweep.smk"

@@ -6,6 +6,9 @@ process, each timing the best of a few repeats (the machine may be shared):
 
   engine          grokrepro.engine.train, eager (``compile=False``) and compiled (``compile=True``)
   old engine      the engine of commit 964d215 (``--old``), for a before/after ratio
+  previous        the engine of any commit (``--previous REV``), compiled, timed in a fresh process
+                  (nothing this process set up, e.g. the allocator setting of ``train``, reaches it),
+                  next to this tree's engine timed the same way
   loop            nn.Linear layers + torch.optim.SGD, one replica at a time
   vmap            torch.func.vmap(grad(functional_call)) over the replicas, eager and torch.compile'd
   bmm             a hand-written batched step on the samples (bmm forward/backward, no moments)
@@ -16,7 +19,7 @@ a run with ``check_every`` = the epochs timed, ≥ 10). Prints replica-steps/s, 
 fraction of the measured matmul peak, and the cost against R; the last four lines are the headline
 numbers. Usage:
 
-    python benchmarks/engine.py [--replicas 256] [--threads 1] [--device cpu|cuda] [--old] [--quick]
+    python benchmarks/engine.py [--replicas 256] [--threads 1] [--device cpu|cuda] [--old] [--previous REV] [--quick]
 """
 from __future__ import annotations
 
@@ -79,13 +82,13 @@ def matmul_peak(dtype, device, sync, n=1024) -> float:
     return 2 * n**3 / best_time(lambda: a @ b, 5, sync) / 1e9
 
 
-def old_engine():
-    """The engine module of commit 964d215 (before this rewrite), imported from ``git show``."""
-    src = subprocess.run(["git", "show", "964d215:src/grokrepro/engine.py"], cwd=ROOT, check=True,
+def old_engine(rev: str = "964d215"):
+    """The engine module of commit ``rev`` (default: before the batched rewrite), imported from ``git show``."""
+    src = subprocess.run(["git", "show", f"{rev}:src/grokrepro/engine.py"], cwd=ROOT, check=True,
                          capture_output=True, text=True).stdout
-    path = Path(tempfile.mkdtemp()) / "engine_964d215.py"
+    path = Path(tempfile.mkdtemp()) / f"engine_{rev}.py"
     path.write_text(src)
-    spec = importlib.util.spec_from_file_location("grokrepro._engine_964d215", path)
+    spec = importlib.util.spec_from_file_location(f"grokrepro._engine_{rev}", path)
     mod = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = mod
     spec.loader.exec_module(mod)
@@ -169,7 +172,8 @@ class Bench:
     def engine(self, r: int, epochs: int, compile: bool, module=engine) -> float:
         seeds, params = self.setup(r)
         model = module.DeepLinear(DIMS)
-        extra = {"compile": compile} if module is engine else {}
+        compiles = hasattr(module, "RunSettings") and "compile" in module.RunSettings.__dataclass_fields__
+        extra = {"compile": compile} if compiles else {}
         run = lambda: module.train(model, params, self.data, LR, WD, B, seeds, epochs, check_every=epochs,  # noqa: E731
                                    progress_every=0, **extra)
         return r * epochs * STEPS / best_time(run, self.repeats, self.sync)
@@ -244,6 +248,14 @@ def plot(rows: list[dict], path: Path, title: str) -> None:
     print(f"plot: {path}")
 
 
+def previous_rate(rev: str, r: int, epochs: int, args) -> float:
+    """Replica-steps/s of the engine of commit ``rev`` (compiled), timed by this script in a fresh process."""
+    cmd = [sys.executable, __file__, "--engine-of", rev, "--replicas", str(r), "--epochs", str(epochs), "--repeats",
+           str(args.repeats), "--threads", str(args.threads), "--dtype", args.dtype, "--clock", args.clock]
+    out = subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True, text=True).stdout
+    return float(out.strip().splitlines()[-1])
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--replicas", type=int, default=256)
@@ -253,6 +265,8 @@ def main(argv=None):
     ap.add_argument("--dtype", default="float64")
     ap.add_argument("--repeats", type=int, default=3, help="timed repeats per measurement (the best counts)")
     ap.add_argument("--old", action="store_true", help="also time the engine of commit 964d215")
+    ap.add_argument("--previous", metavar="REV", help="also time the engine of commit REV (compiled, fresh process)")
+    ap.add_argument("--engine-of", metavar="REV", help=argparse.SUPPRESS)  # the child of --previous: print its rate
     ap.add_argument("--quick", action="store_true", help="smoke test: few replicas and epochs, no plot")
     ap.add_argument("--clock", choices=("auto", "cpu", "wall"), default="auto",
                     help="auto: the process's CPU time with one thread on a CPU (robust to other jobs on a "
@@ -271,6 +285,10 @@ def main(argv=None):
           f"workload {'→'.join(map(str, DIMS))}, B={B}, N={N}; timed by {'CPU' if cpu_clock else 'wall'} time")
     data = Data.from_numpy(generate(DataSpec((0.9, 0.8), 2, 2, N, N, seed=0)), device, dtype)
     bench = Bench(data, device, dtype, args.repeats)
+    if args.engine_of:
+        module = engine if args.engine_of == "." else old_engine(args.engine_of)
+        print(bench.engine(args.replicas, args.epochs, True, module=module))
+        return
     fl = step_flops()
     peak = matmul_peak(dtype, device, bench.sync)
     print(f"matmul peak ({args.dtype}, {torch.get_num_threads()} thread(s)): {peak:.3g} GFLOP/s; engine formulation: "
@@ -282,6 +300,10 @@ def main(argv=None):
     compiled_ok = engine._COMPILED.get(engine.deep_linear_epoch_replicas_last) is not False
     if args.old:
         rate["old engine (964d215)"] = bench.engine(r, epochs, False, module=old_engine())
+    if args.previous:
+        fresh = {"engine (compiled), fresh process": previous_rate(".", r, epochs, args),
+                 f"previous ({args.previous})": previous_rate(args.previous, r, epochs, args)}
+        rate.update(fresh)
     rate["bmm on samples"] = bench.stepper(r, epochs, bmm_step)
     rate["vmap (eager)"] = bench.stepper(r, epochs, vmap_eager)
     try:
@@ -305,6 +327,10 @@ def main(argv=None):
         print(f"engine/old-engine ratio: {rate['engine (eager)'] / rate['old engine (964d215)']:.2f} (eager), "
               f"{rate[head] / rate['old engine (964d215)']:.2f} ({head})")
 
+    if args.previous:
+        new, old = fresh.values()
+        print(f"engine/previous ratio: {new / old:.2f} (the compiled engine of this tree against that of "
+              f"{args.previous}, each in a fresh process)")
     print("cost against R (replica-steps/s):")
     rows = scaling(bench, rs, vmap_eager, target)
     print("| R | " + " | ".join(k for k in rows[0] if k != "R") + " |")

@@ -82,12 +82,24 @@ def stream_keys(seeds, epoch: int) -> np.ndarray:
 
 def _sample_keys_np(keys: np.ndarray, n: int) -> np.ndarray:
     lo, hi = (keys & np.uint64(_M32)).astype(np.uint32), (keys >> np.uint64(32)).astype(np.uint32)
-    x = (np.arange(1, n + 1, dtype=np.uint32) * np.uint32(_PHI32) + lo[:, None]) ^ hi[:, None]
+    x = _index_phi(n) + lo[:, None]
+    x ^= hi[:, None]
     x ^= x >> np.uint32(16)
     x *= np.uint32(_LOWBIAS1)
     x ^= x >> np.uint32(15)
     x *= np.uint32(_LOWBIAS2)
-    return x ^ (x >> np.uint32(16))
+    x ^= x >> np.uint32(16)
+    return x
+
+
+_INDEX_PHI: dict[int, np.ndarray] = {}
+
+
+def _index_phi(n: int) -> np.ndarray:
+    """(i + 1)·φ₃₂ mod 2³² for i < n (uint32, cached)."""
+    if n not in _INDEX_PHI:
+        _INDEX_PHI[n] = np.arange(1, n + 1, dtype=np.uint32) * np.uint32(_PHI32)
+    return _INDEX_PHI[n]
 
 
 def _sample_keys_torch(keys: np.ndarray, n: int, device) -> torch.Tensor:
@@ -111,8 +123,11 @@ def _packed_keys(keys: np.ndarray, n: int, device: torch.device) -> tuple:
     drop = b + 1 if b <= 12 else 0
     if device.type == "cpu":
         h = _sample_keys_np(keys, n)
-        if drop:
-            return ((h >> np.uint32(drop)) << np.uint32(b)).astype(np.int32) | np.arange(n, dtype=np.int32), b
+        if drop:  # (h >> (b + 1)) << b in place: below 2³¹, so the same bits read as int32
+            h >>= np.uint32(1)
+            h &= np.uint32(~((1 << b) - 1) & _M32)
+            h |= np.arange(n, dtype=np.uint32)
+            return h.view(np.int32), b
         return (h.astype(np.int64) << b) | np.arange(n), b
     h = _sample_keys_torch(keys, n, device)
     i = torch.arange(n, device=device)
@@ -130,8 +145,11 @@ def epoch_permutations(seeds, epoch: int, n: int, device=None) -> torch.Tensor:
         device = seeds.device if device is None else device
         seeds = seeds.cpu().numpy()
     device = torch.device("cpu" if device is None else device)
-    keys, b = _packed_keys(stream_keys(seeds, epoch), n, device)
-    order = np.sort(keys, axis=1) if device.type == "cpu" else torch.sort(keys, dim=1).values
+    order, b = _packed_keys(stream_keys(seeds, epoch), n, device)
+    if device.type == "cpu":
+        order.sort(axis=1)  # in place: the keys are a fresh array
+    else:
+        order = torch.sort(order, dim=1).values
     order &= (1 << b) - 1
     return (torch.from_numpy(order) if device.type == "cpu" else order).long()
 
@@ -567,6 +585,32 @@ def _mse(w: torch.Tensor, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 
 
 # --------------------------------------------------------------------------- the training loop
+# glibc's malloc hands freed blocks of more than its trim threshold back to the system, so each
+# new temporary of a few MB (a check's (R, n, q) residual, an epoch's index arrays) is fresh pages:
+# a page fault per 4 kB, which cost more than the arithmetic (a check at R = 256: 10 ms against
+# 3 ms). Keeping freed memory for reuse removes that; it changes no result.
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # mallopt parameters (malloc.h)
+KEEP_FREED_BYTES = 256 * 2**20  # free heap kept for reuse; blocks above MMAP_MIN_BYTES are still mapped
+MMAP_MIN_BYTES = 32 * 2**20
+_ALLOCATOR_SET: list[bool] = []
+
+
+def keep_freed_memory() -> bool:
+    """Tell glibc's malloc to keep up to :data:`KEEP_FREED_BYTES` of freed memory for reuse (once per
+    process); False where that is not possible (not glibc)."""
+    if not _ALLOCATOR_SET:
+        ok = False
+        try:
+            import ctypes
+            libc = ctypes.CDLL(None)
+            ok = bool(libc.mallopt(_M_MMAP_THRESHOLD, MMAP_MIN_BYTES)) and bool(
+                libc.mallopt(_M_TRIM_THRESHOLD, KEEP_FREED_BYTES))
+        except (OSError, AttributeError):
+            pass
+        _ALLOCATOR_SET.append(ok)
+    return _ALLOCATOR_SET[0]
+
+
 def log_grid(max_epochs: int, points: int) -> np.ndarray:
     """0 plus ``points`` log-spaced epochs up to ``max_epochs`` (unique integers)."""
     grid = np.unique(np.round(np.logspace(0, math.log10(max(max_epochs, 1)), points)).astype(int))
@@ -880,6 +924,7 @@ def train(model: BatchedModel, params: list[torch.Tensor], data: Data, lr, weigh
     when the call returns.
     """
     torch.set_flush_denormal(True)
+    keep_freed_memory()
     loop = _Loop(model, params, data, lr, weight_decay, seeds, RunSettings(max_epochs, batch_size, **settings),
                  monitor, monitor_state)
     if not loop.resume():
