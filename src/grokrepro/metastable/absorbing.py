@@ -100,7 +100,8 @@ def separatrix_run(model: DeepLinear, data: Data, seeds, init_std: float, anneal
     params = model.init(seeds, init_std, data.x_train.device, data.x_train.dtype)
     res = engine.train(model, params, data, anneal["lr"], 0.0, b0, seeds + 50_000, anneal["max_epochs"],
                        check_every=anneal["check_every"],
-                       monitor=convergence_monitor(len(seeds), anneal["min_epochs"], anneal["rel_tolerance"]), **settings)
+                       monitor=convergence_monitor(len(seeds), anneal["min_epochs"], anneal["rel_tolerance"]),
+                       **settings)
     tiled = [p.repeat(len(budgets), 1, 1) for p in res.params]
     rep_seeds = np.tile(seeds, len(budgets))
     rep_budget = np.repeat(budgets, len(seeds))
