@@ -112,10 +112,12 @@ def all_numbers():
 
 
 def made_from(path):
-    """Inputs of the rule that makes ``path``, as Snakemake resolves them; None if no rule makes it."""
+    """The job that makes ``path`` as Snakemake resolves it: (its inputs, its outputs); None if no
+    rule makes it."""
     for r in workflow.rules:
         if r.output and r.is_producer(path):
-            return [str(f) for f in r.expand_input(r.get_wildcards(path))[0]]
+            wildcards = r.get_wildcards(path)
+            return [str(f) for f in r.expand_input(wildcards)[0]], [str(f) for f in r.expand_output(wildcards)[0]]
     return None
 
 
