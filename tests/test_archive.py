@@ -232,8 +232,10 @@ def test_restore_of_unreadable_input_exits_2(tmp_path):
 def test_made_upstream_follows_rules_not_sources_and_packs_sibling_outputs():
     """Each job on the way is packed whole: the data job's test split feeds nothing downstream, but
     without it the data job (and everything after it) would rerun."""
-    jobs = {"fig.png": (["fit.npz", "plot.py"], ["fig.png", "fig.csv"]), "fit.npz": (["run.npz", "fit.py"], ["fit.npz"]),
-            "run.npz": (["data.npz"], ["run.npz", "run.meta.json"]), "data.npz": (["gen.py"], ["data.npz", "test.npz"])}
+    jobs = {"fig.png": (["fit.npz", "plot.py"], ["fig.png", "fig.csv"]),
+            "fit.npz": (["run.npz", "fit.py"], ["fit.npz"]),
+            "run.npz": (["data.npz"], ["run.npz", "run.meta.json"]),
+            "data.npz": (["gen.py"], ["data.npz", "test.npz"])}
     assert made_upstream(["fig.png"], jobs.get) == ["data.npz", "fit.npz", "run.meta.json", "run.npz", "test.npz"]
 
 
