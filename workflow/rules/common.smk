@@ -28,6 +28,7 @@ def figure_outputs(study, fig):
             f"{base}.png",
             caption=str(Path(workflow.basedir) / "workflow" / "report" / f"{study}_{fig}.rst"),
             category=study,
+            subcategory="figures",
             labels={"figure": fig},
         ),
         "numbers": report(
