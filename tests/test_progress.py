@@ -6,6 +6,7 @@ import sys
 import textwrap
 
 import numpy as np
+import pytest
 
 from grokrepro.io import save_npz, terminal_line
 from grokrepro.provenance import status_line
@@ -65,3 +66,15 @@ def test_a_failing_job_says_so_last(tmp_path):
     assert proc.returncode == 1
     assert "Traceback" in logged and logged.splitlines()[-1].startswith("failed: RuntimeError: boom, ")
     assert proc.stderr.splitlines()[-1].startswith("[demo k=v] failed: RuntimeError: boom")
+
+
+@pytest.mark.pipeline
+def test_every_job_of_the_tiny_run_says_how_it_ended(tiny_run):
+    """Every job's log is non-empty and ends with its status line, which the terminal shows too."""
+    logs = sorted((tiny_run / "results" / "tiny" / "logs").rglob("*.log"))
+    assert len(logs) > 50
+    for log in logs:
+        assert re.match(r"(done|diverged): .*, [\d.]+ s$", log.read_text().splitlines()[-1]), log
+    run = tiny_run / ".local_run.stderr"  # the run's terminal; later tests of the session add jobs
+    of_the_run = [log for log in logs if log.stat().st_mtime <= run.stat().st_mtime]
+    assert len(re.findall(r"^\[\w+[^\]]*\] (done|diverged): ", run.read_text(), flags=re.M)) == len(of_the_run)
