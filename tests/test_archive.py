@@ -229,10 +229,14 @@ def test_restore_of_unreadable_input_exits_2(tmp_path):
     assert proc.returncode == 2 and not (tmp_path / "out").exists()
 
 
-def test_made_upstream_follows_rules_not_sources():
-    rules = {"fig.png": ["fit.npz", "plot.py"], "fit.npz": ["run.npz", "fit.py"], "run.npz": ["data.npz"],
-             "data.npz": ["gen.py"]}
-    assert made_upstream(["fig.png"], rules.get) == ["data.npz", "fit.npz", "run.npz"]
+def test_made_upstream_follows_rules_not_sources_and_packs_sibling_outputs():
+    """Each job on the way is packed whole: the data job's test split feeds nothing downstream, but
+    without it the data job (and everything after it) would rerun."""
+    jobs = {"fig.png": (["fit.npz", "plot.py"], ["fig.png", "fig.csv"]),
+            "fit.npz": (["run.npz", "fit.py"], ["fit.npz"]),
+            "run.npz": (["data.npz"], ["run.npz", "run.meta.json"]),
+            "data.npz": (["gen.py"], ["data.npz", "test.npz"])}
+    assert made_upstream(["fig.png"], jobs.get) == ["data.npz", "fit.npz", "run.meta.json", "run.npz", "test.npz"]
 
 
 # ------------------------------------------------------------------------------ end to end (tiny preset)
@@ -267,9 +271,6 @@ def fresh_clone(dest: Path) -> Path:
 
 
 @pytest.mark.pipeline
-@pytest.mark.xfail(strict=True, reason="known gap: archive_results packs the inputs of upstream jobs, not their "
-                   "sibling outputs; the exact-moment data set's test split (results/metastable/data/exact/"
-                   "test.npz) feeds no figure, so it is not packed and a restored clone reruns metastable_data")
 def test_restored_results_archive_retrains_nothing(tiny_run, tmp_path):
     proc = snakemake(tiny_run, "archive_results")
     assert proc.returncode == 0, proc.stderr[-3000:]

@@ -3,6 +3,7 @@ before any job starts, naming the key."""
 import copy
 import json
 import math
+import os
 import shutil
 import subprocess
 import sys
@@ -270,6 +271,22 @@ def test_params_lists_every_study_a_key(base, capsys, monkeypatch):
     assert line.split() == ["metastable.seeds.count:", "8", "(paper", "50,", "tiny", "2)"]
     assert default["seeds"]["count"] == 8 and paper["seeds"]["count"] == 50 and tiny["seeds"]["count"] == 2
     assert not any(x.startswith(("dichotomy.", "ridge.")) for x in out)
+
+
+def test_params_into_a_closed_pipe_exits_quietly():
+    """`python -m grokrepro params | head` ends without a BrokenPipeError traceback: here the reader
+    has gone before the first write (as `head` has gone after its lines), so every write fails."""
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        proc = subprocess.run([sys.executable, "-m", "grokrepro", "params"], cwd=ROOT, stdout=write,
+                              stderr=subprocess.PIPE, text=True)
+    finally:
+        os.close(write)
+    assert (proc.returncode, proc.stderr) == (0, "")
+    piped = subprocess.run(f"{sys.executable} -m grokrepro params | head -n 2", shell=True, cwd=ROOT,
+                           capture_output=True, text=True)
+    assert len(piped.stdout.splitlines()) == 2 and piped.stderr == ""
 
 
 # --- the same through Snakemake: the command line as a user types it

@@ -6,6 +6,7 @@ Exit status: 0 OK, 1 a mismatch or unsafe content (restore: also a refused or fa
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from . import params
@@ -48,5 +49,17 @@ def main(argv=None) -> int:
     return check.status
 
 
+def run(argv=None) -> int:
+    """``main``, quiet when the reader stops reading (``python -m grokrepro params | head``):
+    stdout goes to /dev/null so that the interpreter's final flush raises nothing, exit status 0."""
+    try:
+        status = main(argv)
+        sys.stdout.flush()
+        return status
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run())

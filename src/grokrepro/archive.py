@@ -458,20 +458,22 @@ def restore_archive(path: str | Path, results: str | Path | None = None, max_byt
 
 # --- what a results archive holds ------------------------------------------------------------------
 def made_upstream(targets, made_from) -> list[str]:
-    """Every file some rule makes on the way to ``targets`` (neither the targets themselves nor
-    source files), sorted. ``made_from(path)`` gives the inputs of the rule that makes ``path``, or
-    None if no rule makes it."""
+    """Every file some job makes on the way to ``targets`` (neither the targets themselves nor
+    source files), sorted, with every other output of those jobs (a data job's test split feeds no
+    figure, but a job with an output missing reruns). ``made_from(path)`` gives the job that makes
+    ``path`` as ``(inputs, outputs)``, or None if no rule makes it."""
     targets = {str(t) for t in targets}
     seen, made, todo = set(targets), set(), sorted(targets)
     while todo:
         path = todo.pop()
-        inputs = made_from(path)
-        if inputs is None:
+        job = made_from(path)
+        if job is None:
             continue
+        inputs, outputs = job
         if path not in targets:
-            made.add(path)
+            made.update(map(str, outputs))
         for f in map(str, inputs):
             if f not in seen:
                 seen.add(f)
                 todo.append(f)
-    return sorted(made)
+    return sorted(made - targets)

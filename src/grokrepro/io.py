@@ -10,7 +10,9 @@ from __future__ import annotations
 import json
 import os
 import platform
+import re
 import sys
+import time
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -89,6 +91,27 @@ def checkpoint_path(output: str | Path, run_hash: str) -> Path:
     return path
 
 
+TERMINAL: dict = {}  # in a workflow job (set by provenance.start): {"stream", "job", "started"}
+BUDGET = re.compile(r"(?:epoch|step|flow time) (\d[\d.e+-]*)/(\d[\d.e+-]*)")  # the training loops' progress
+
+
+def terminal_line(msg: str, job: str, elapsed: float) -> str:
+    """``msg`` as the terminal shows it: the job, its elapsed time, and the share of the budget
+    when ``msg`` says ``epoch E/M`` (the engine's progress lines; also ``step``, ``flow time``)."""
+    match = BUDGET.search(msg)
+    try:
+        share = f" ({100 * float(match[1]) / max(float(match[2]), 1e-300):.0f}% of budget)" if match else ""
+    except ValueError:  # not numbers after all
+        share = ""
+    if share:
+        msg = msg[:match.end()] + share + msg[match.end():]
+    return f"[{job} {elapsed:.0f}s] {msg}"
+
+
 def log(msg: str) -> None:
-    """Progress line for rule logs (stderr is redirected to the rule's log file)."""
+    """Progress line for rule logs (stderr is redirected to the rule's log file). In a workflow
+    job it is also shown on the terminal Snakemake runs in, as :func:`terminal_line`."""
     print(msg, file=sys.stderr, flush=True)
+    if TERMINAL and TERMINAL["stream"] is not sys.stderr:
+        line = terminal_line(msg, TERMINAL["job"], time.time() - TERMINAL["started"])
+        print(line, file=TERMINAL["stream"], flush=True)

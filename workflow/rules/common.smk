@@ -28,6 +28,7 @@ def figure_outputs(study, fig):
             f"{base}.png",
             caption=str(Path(workflow.basedir) / "workflow" / "report" / f"{study}_{fig}.rst"),
             category=study,
+            subcategory="figures",
             labels={"figure": fig},
         ),
         "numbers": report(
@@ -112,10 +113,12 @@ def all_numbers():
 
 
 def made_from(path):
-    """Inputs of the rule that makes ``path``, as Snakemake resolves them; None if no rule makes it."""
+    """The job that makes ``path`` as Snakemake resolves it: (its inputs, its outputs); None if no
+    rule makes it."""
     for r in workflow.rules:
         if r.output and r.is_producer(path):
-            return [str(f) for f in r.expand_input(r.get_wildcards(path))[0]]
+            wildcards = r.get_wildcards(path)
+            return [str(f) for f in r.expand_input(wildcards)[0]], [str(f) for f in r.expand_output(wildcards)[0]]
     return None
 
 

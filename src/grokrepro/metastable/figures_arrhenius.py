@@ -19,6 +19,8 @@ from .divergence import diverged_row, mark_diverged, not_drawn
 from .rows import paper as claimed, value_and_error
 
 
+PAPER_BETA = 0.32  # the paper's text and appendix: Fig 2a's landscape at beta = 0.32
+
 
 def network_path(model: DeepLinear, train: dict, beta: float, feature: int, lams) -> np.ndarray:
     """Training objective along the balanced path: feature ``feature`` at λ, the others at their
@@ -60,7 +62,7 @@ def fig2a(train: dict, betas, eta: float, depth: int, width: int):
         c = style.PALETTE[i]
         ls = "-" if i == len(betas) // 2 else ":"
         f = theory.f(lam, eta, b, depth) - theory.f(0.0, eta, b, depth)
-        ax.plot(lam, f, ls, color=c, lw=1.6, label=rf"$\beta$={b}")
+        ax.plot(lam, f, ls, color=c, lw=1.6, label=rf"$\beta$={b}" + (" (the paper's)" if b == PAPER_BETA else ""))
         st = theory.stationary_points(eta, b, depth)
         for x, mk in ((st.saddle, "o"), (st.learned, "s")):
             if math.isfinite(x):
@@ -72,11 +74,13 @@ def fig2a(train: dict, betas, eta: float, depth: int, width: int):
         axn.plot(lam_n, paths[b], "o", ms=2.5, color=c, label=rf"network, $\beta$={b}")
         e, sk = eta_hat[k] / s[k], s[k]
         axn.plot(lam_n, sk * (theory.f(lam_n, e, b / sk, depth) - theory.f(0, e, b / sk, depth)), "-", color=c,
-                 lw=1, alpha=0.8)
+                 lw=1, alpha=0.8, label="train-set theory" if i == len(betas) - 1 else None)
     ax.axhline(0, color="0.5", lw=0.6)
     ax.set_xlabel(r"$\lambda$")
     ax.set_ylabel(r"$f(\lambda) - f(0)$")
-    ax.set_title(f"theory, population $\\eta$={eta}, L={depth} (o saddle, s learned minimum)", fontsize=9)
+    ax.set_title(f"theory, population $\\eta$={eta}, L={depth}", fontsize=9)
+    ax.plot([], [], "o", color="0.4", ms=5, label=r"saddle (barrier $\Delta E$)")
+    ax.plot([], [], "s", color="0.4", ms=5, label="learned minimum")
     ax.legend(fontsize=8)
     axn.axhline(0, color="0.5", lw=0.6)
     axn.set_xlabel(r"$\lambda$ of the train-set feature")

@@ -32,45 +32,62 @@ def without_diverged(sweep: dict) -> tuple[dict, int, int]:
     return (drop_sweep_replicas(sweep, bad) if bad.any() else sweep), int(bad.sum()), bad.size
 
 
+# Fig 3's theory lines: (style, label); each feature's lines are drawn in that feature's colour
+FIG3_LINES = {"emp": ("-", r"$\beta_c$ from the train-set $\hat\eta_k$ (spinodal)"),
+              "pop": (":", r"$\beta_c$ from the population $\eta_k$"),
+              "star": ("-.", r"$\beta^*_k$ (equal loss; L $\geq$ 3)")}
+
+
+def _fig3_lines(axes, eta_pop, eta_hat, L, beta_max) -> None:
+    """The theory lines of each feature on both panels of one depth, in the feature's colour."""
+    for k, eta in enumerate(eta_pop):
+        at = {"emp": theory.spinodal(float(eta_hat[k]), L)[0], "pop": theory.spinodal(eta, L)[0]}
+        if L >= 3:
+            at["star"] = theory.equal_loss_beta(float(eta_hat[k]), L)
+        for kind, beta in at.items():
+            if beta <= beta_max:
+                for a in axes:
+                    a.axvline(beta, color=style.PALETTE[k], lw=1.1, ls=FIG3_LINES[kind][0])
+
+
+def _fig3_legend(fig, eta_pop, eta_hat) -> None:
+    """One legend under the panels: the sweeps, the kinds of theory line, the features' colours."""
+    from matplotlib.lines import Line2D
+
+    handles = [Line2D([], [], color="0.1", lw=1.6, label="upward sweep (from full rank)"),
+               Line2D([], [], color="0.5", lw=1.6, ls="--", label="downward sweep (from trivial)")]
+    handles += [Line2D([], [], color="0.35", lw=1.1, ls=ls, label=label) for ls, label in FIG3_LINES.values()]
+    handles += [Line2D([], [], color=style.PALETTE[k], lw=3,
+                       label=rf"feature {k + 1}: $\eta_{k + 1}$ = {eta:g}, $\hat\eta_{k + 1}$ = {eta_hat[k]:.3f}")
+                for k, eta in enumerate(eta_pop)]
+    fig.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=3, fontsize=8, frameon=False)
+
+
 def fig3(sweep: dict, companions: dict[int, dict], train: dict, dataset: dict, depth: int,
          rank_threshold: float, tolerance: float):
     """The phase diagram (test MSE and effective rank vs β, both sweep directions, every depth):
     ``(fig, rows)``."""
     style.apply()
     panels = {depth: sweep, **companions}
-    fig, axes = plt.subplots(2, len(panels), figsize=(5.2 * len(panels), 6.2), sharex="col",
+    fig, axes = plt.subplots(2, len(panels), figsize=(max(5.2 * len(panels), 7.5), 6.2), sharex="col",
                              gridspec_kw={"height_ratios": [2.2, 1]}, squeeze=False)
     eta_pop, eta_hat = dataset["features"], train["sv"]
     for col, (L, sw) in enumerate(panels.items()):
         ax, axr = axes[0, col], axes[1, col]
         sw, n_bad, total = without_diverged(sw)
         note_on(ax, n_bad, total)
-        style.band(ax, sw["beta"], sw["test_loss"][UP], style.PALETTE[0], "upward sweep (from full rank)")
-        style.band(ax, sw["beta"], sw["test_loss"][DOWN], style.PALETTE[3], "downward sweep (from trivial)", ls="--")
-        style.band(axr, sw["beta"], sw["eff_rank"][UP], style.PALETTE[0], "up")
-        style.band(axr, sw["beta"], sw["eff_rank"][DOWN], style.PALETTE[3], "down", ls="--")
-        for k, eta in enumerate(eta_pop):
-            bc_pop = theory.spinodal(eta, L)[0]
-            bc_emp = theory.spinodal(float(eta_hat[k]), L)[0]
-            for a in (ax, axr):
-                if bc_emp <= sw["beta"][-1]:
-                    a.axvline(bc_emp, color="0.25", lw=1.0, ls="-",
-                              label=r"$\beta_c$ (train-set $\hat\eta$)" if (k == 0 and a is ax) else None)
-                if bc_pop <= sw["beta"][-1]:
-                    a.axvline(bc_pop, color="0.55", lw=1.0, ls=":",
-                              label=r"$\beta_c$ (population $\eta$)" if (k == 0 and a is ax) else None)
-                if L >= 3:
-                    a.axvline(theory.equal_loss_beta(float(eta_hat[k]), L), color=style.PALETTE[2], lw=1.0, ls="-.",
-                              label=r"$\beta^*$ (equal loss)" if (k == 0 and a is ax) else None)
+        style.band(ax, sw["beta"], sw["test_loss"][UP], "0.1")
+        style.band(ax, sw["beta"], sw["test_loss"][DOWN], "0.5", ls="--")
+        style.band(axr, sw["beta"], sw["eff_rank"][UP], "0.1")
+        style.band(axr, sw["beta"], sw["eff_rank"][DOWN], "0.5", ls="--")
+        _fig3_lines((ax, axr), eta_pop, eta_hat, L, sw["beta"][-1])
         ax.set_title(f"depth L = {L}" + (" (paper)" if L == depth else " (contrast)"))
         ax.set_ylabel("test MSE")
         axr.set_ylabel("effective rank of W")
         axr.set_xlabel(r"L2 strength $\beta$")
         axr.set_yticks(range(len(eta_pop) + 1))
-        ax.legend(fontsize=7, loc="upper left")
-    fig.suptitle(f"Fig 3: phase diagram, median and IQR over {sweep['test_loss'].shape[2]} seeds "
-                 f"(features $\\eta$ = {', '.join(map(str, eta_pop))}; train-set $\\hat\\eta$ = "
-                 f"{', '.join(f'{v:.3f}' for v in eta_hat)})", fontsize=9)
+    _fig3_legend(fig, eta_pop, eta_hat)
+    fig.suptitle(f"Fig 3: phase diagram, median and IQR over {sweep['test_loss'].shape[2]} seeds", fontsize=10)
     return fig, numbers_fig3(sweep, companions, train, dataset, depth, rank_threshold, tolerance)
 
 
@@ -192,32 +209,51 @@ def fig4(sweep: dict, train: dict, dataset: dict, depth: int):
         br = theory.branches(eh / sk, depth, fine / sk)
         bstar = sk * theory.equal_loss_beta(eh / sk, depth)
         pop = theory.branches(dataset["features"][k], depth, fine)
-        ax.plot(fine, pop["learned"], "-", color="0.7", lw=0.8,
-                label="population theory" if k == 0 else None)
+        ax.plot(fine, pop["learned"], "-", color="0.7", lw=0.8)
         glob = fine <= bstar
-        ax.plot(fine[glob], br["learned"][glob], "-", color=c, lw=1.8,
-                label=rf"$\hat\eta_{k+1}$={eh:.3f}, s={sk:.3f}: learned (global)")
-        ax.plot(fine[~glob], br["learned"][~glob], ":", color=c, lw=1.8, label="learned (metastable)")
-        ax.plot(fine, br["saddle"], "--", color=c, lw=1.2, label="saddle")
+        ax.plot(fine[glob], br["learned"][glob], "-", color=c, lw=1.8)
+        ax.plot(fine[~glob], br["learned"][~glob], ":", color=c, lw=1.8)
+        ax.plot(fine, br["saddle"], "--", color=c, lw=1.2)
         triv = np.where(np.isfinite(br["trivial"]), 0.0, np.nan)
         if depth >= 3:
             ax.plot(fine[fine >= bstar], triv[fine >= bstar], "-", color="0.3", lw=1.8)
             ax.plot(fine[fine < bstar], triv[fine < bstar], ":", color="0.3", lw=1.8)
-        for d, marker, lab in ((UP, "^", "up sweep"), (DOWN, "v", "down sweep")):
+        for d, marker in ((UP, "^"), (DOWN, "v")):
             sv = sweep["svals"][d][:, :, k][beta <= bmax]
             with np.errstate(all="ignore"):
                 med = np.nanmedian(sv, axis=1)
                 lo, hi = np.nanpercentile(sv, 25, axis=1), np.nanpercentile(sv, 75, axis=1)
             ax.errorbar(beta[beta <= bmax], med, yerr=[med - lo, hi - med], fmt=marker, ms=3.5, color=c,
-                        mfc="white" if d else c, alpha=0.8, lw=0.8, label=f"measured $\\sigma_{k+1}$, {lab}")
+                        mfc="white" if d else c, alpha=0.8, lw=0.8)
+    ax.legend(handles=_fig4_legend(eta_hat, s_hat, k_feat, depth), fontsize=7, ncol=2, loc="upper center",
+              bbox_to_anchor=(0.5, -0.14), frameon=False)  # under the axes: it covers no data
     ax.set_xlabel(r"L2 strength $\beta$")
     ax.set_ylabel(r"$\lambda$ (singular value of $W$)")
     ax.set_title(f"Fig 4: bifurcation diagram, depth L = {depth}; theory from the training set's\n"
                  r"$\hat\eta$ and input variance $s$ along each feature: $s\,f(\lambda;\hat\eta/s,\beta/s)$",
                  fontsize=9)
     ax.set_ylim(bottom=-0.03)
-    ax.legend(fontsize=6.5, ncol=2, loc="upper right")
     return fig, numbers_fig4(raw, train, dataset, depth)
+
+
+def _fig4_legend(eta_hat, s_hat, k_feat, depth) -> list:
+    """Fig 4's legend: one colour entry per feature, then each line and marker style once."""
+    from matplotlib.lines import Line2D
+
+    handles = [Line2D([], [], color=style.PALETTE[k], lw=3,
+                      label=rf"feature {k + 1}: $\hat\eta_{k + 1}$={float(eta_hat[k]):.3f}, s={float(s_hat[k]):.3f}")
+               for k in range(k_feat)]
+    gray = "0.35"
+    handles += [Line2D([], [], color=gray, lw=1.8, label=r"learned state, global minimum ($\beta < \beta^*$)"),
+                Line2D([], [], color=gray, lw=1.8, ls=":", label=r"learned state, metastable ($\beta > \beta^*$)"),
+                Line2D([], [], color=gray, lw=1.2, ls="--", label="saddle (the barrier top)"),
+                Line2D([], [], color="0.7", lw=0.8, label="learned state, population theory")]
+    if depth >= 3:
+        handles.append(Line2D([], [], color="0.3", lw=1.8, label=r"trivial $\lambda$=0 (dotted: metastable)"))
+    handles += [Line2D([], [], color=gray, ls="none", marker="^", ms=4, label=r"measured $\sigma_k$, upward sweep"),
+                Line2D([], [], color=gray, ls="none", marker="v", ms=4, mfc="white",
+                       label=r"measured $\sigma_k$, downward sweep")]
+    return handles
 
 
 def numbers_fig4(sweep: dict, train: dict, dataset: dict, depth: int) -> list[Row]:

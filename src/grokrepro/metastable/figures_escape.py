@@ -261,10 +261,11 @@ def fig1b(run: dict, pt: dict):
                  f"B={int(run['batch_size'])}", fontsize=9)
     sv = run["svals"][:, :, min(j, k - 1)]
     style.band(axs, x, sv, style.PALETTE[2], f"$\\sigma_{j + 1}(W)$")
-    axs.axhline(1e-3, color="0.4", ls=":", lw=1, label="threshold")
+    axs.axhline(1e-3, color="0.4", ls=":", lw=1, label="rank threshold")
     axs.set_xscale("log")
     axs.set_yscale("log")
     axs.set_xlabel("epoch + 1")
+    axs.set_ylabel("singular value of W")
     axs.legend()
     fig.suptitle("Fig 1b: grokking by sparse sub-sampling, from the rank-1 trap (median, IQR over seeds)", fontsize=10)
     return fig, rows

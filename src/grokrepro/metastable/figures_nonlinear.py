@@ -62,7 +62,7 @@ def _phase_panel(ax, sweep, act, L, features, threshold, first, bottom):
         if np.isfinite(med):
             ax.plot([med], [1.02], "v", color=style.PALETTE[k], ms=7, transform=ax.get_xaxis_transform(),
                     clip_on=False, label=f"measured: feature {k + 1} lost (median)" if first else None)
-    ax.set_title(f"{LABELS.get(act, act)}, L = {L}", fontsize=9, pad=10)
+    ax.set_title(f"{LABELS.get(act, act)}, L = {L}", fontsize=9, pad=14)  # clear of the markers above the axes
     if bottom:
         ax.set_xlabel(r"$\beta_{lin} = \beta / g^{2(L-1)/L}$")
     ax.set_ylabel("test MSE")
