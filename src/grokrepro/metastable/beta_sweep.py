@@ -9,6 +9,7 @@ costing compute until the next β.
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -108,6 +109,7 @@ def run_sweep(arrays: dict, spec: SweepSpec, device="cpu", dtype=torch.float64, 
     }
     alive = np.ones(2 * s, dtype=bool)
     train_only = Data(data.x_train, data.y_train)  # the convergence checks need no test-set metrics
+    started = time.monotonic()
     for j in range(nb):
         b_up, b_down = betas[j], betas[nb - 1 - j]
         wd = np.concatenate([np.full(s, b_up), np.full(s, b_down)])
@@ -126,8 +128,10 @@ def run_sweep(arrays: dict, spec: SweepSpec, device="cpu", dtype=torch.float64, 
             out["status"][d, j if d == UP else nb - 1 - j, seed_i] = engine.DIVERGED
         epochs = f"max epochs {res.stop_epoch.max()}" if idx.size else "nothing left to train"
         unconv = int((res.status == engine.BUDGET).sum()) if idx.size else 0
-        log(f"[sweep L={spec.depth}] beta up {b_up:.3f} / down {b_down:.3f}: "
-            f"{epochs}, {unconv} unconverged, {int((~alive).sum())} diverged")
+        eta = (time.monotonic() - started) * (nb - j - 1) / (j + 1)
+        log(f"[sweep L={spec.depth}] beta step {j + 1}/{nb}, up {b_up:.3f} / down {b_down:.3f}: "
+            f"{epochs}, {int(alive.sum())}/{2 * s} replicas running, {unconv} unconverged, "
+            f"{int((~alive).sum())} diverged, ETA {eta:.0f}s")
     return out
 
 
