@@ -25,6 +25,8 @@ rule metastable_features_run:
         f"{RES}/logs/metastable/features/{{dataset}}.log",
     benchmark:
         f"{RES}/benchmarks/metastable/features/{{dataset}}.tsv"
+    conda:
+        CONDA_ENV
     script:
         "../../scripts/metastable_features_run.py"
 
@@ -46,6 +48,8 @@ rule fig_metastable_features:
         f"{RES}/logs/metastable/figures/features.log",
     benchmark:
         f"{RES}/benchmarks/metastable/figures/features.tsv"
+    conda:
+        CONDA_ENV
     script:
         "../../scripts/fig_metastable_features.py"
 
@@ -73,6 +77,8 @@ rule metastable_nonlinear_run:
         f"{RES}/logs/metastable/nonlinear/{{act}}.log",
     benchmark:
         f"{RES}/benchmarks/metastable/nonlinear/{{act}}.tsv"
+    conda:
+        CONDA_ENV
     script:
         "../../scripts/metastable_nonlinear_run.py"
 
@@ -94,5 +100,7 @@ rule fig_metastable_nonlinear:
         f"{RES}/logs/metastable/figures/nonlinear.log",
     benchmark:
         f"{RES}/benchmarks/metastable/figures/nonlinear.tsv"
+    conda:
+        CONDA_ENV
     script:
         "../../scripts/fig_metastable_nonlinear.py"
