@@ -62,3 +62,15 @@ def test_every_claim_cited_in_code_exists():
     cited = list(_cited_ids())
     for name, study, cid in cited:
         assert cid in claims.load(study), f"{name} cites claim {cid!r} missing from claims/{study}.yaml"
+
+
+def test_closing_lines_count_the_verdicts_or_point_to_the_scorecard(tmp_path):
+    assert summary.closing_lines(tmp_path) == []  # nothing built: nothing to say
+    (tmp_path / "ridge" / "figures").mkdir(parents=True)
+    (tmp_path / "ridge" / "figures" / "1.png").write_bytes(b"")
+    lines = summary.closing_lines(tmp_path)
+    assert lines[0] == f"grokrepro: 1 figures in {tmp_path}/<study>/figures/" and "snakemake scorecard" in lines[1]
+    (tmp_path / "scorecard_summary.csv").write_text("study,rows,agrees,deviates,n/a\nridge,5,3,1,1\n")
+    lines = summary.closing_lines(tmp_path)
+    assert lines[1].split() == ["ridge", "5", "numbers", "rows:", "3", "agree,", "1", "deviate,", "1", "n/a"]
+    assert lines[2].endswith("SUMMARY.md") and "snakemake --report" in lines[3]

@@ -115,10 +115,11 @@ def closing_lines(results: str | Path) -> list[str]:
 
     results = Path(results)
     table = results / "scorecard_summary.csv"
-    if not table.exists():
-        return []
     figures = sorted(results.glob("*/figures/*.png"))
     lines = [f"grokrepro: {len(figures)} figures in {results}/<study>/figures/"]
+    if not table.exists():  # a partial target (one study, one figure): no scorecard yet
+        return lines + ["  verdicts per figure: <study>/numbers/<figure>.csv; counts and SUMMARY.md: "
+                        "snakemake scorecard"] if figures else []
     with table.open(newline="") as fh:
         for s in csv.DictReader(fh):
             lines.append(f"  {s['study']:<11} {s['rows']:>4} numbers rows: {s['agrees']} agree, "
@@ -128,4 +129,6 @@ def closing_lines(results: str | Path) -> list[str]:
     lines.append(f"  report: {report}" if report.exists()
                  else f"  browsable report: snakemake --report {report}")
     return lines
+
+
 __all__ = ["join", "counts", "markdown", "write", "closing_lines"]
