@@ -195,19 +195,20 @@ def fig2b_langevin(fits: dict[str, dict], points: dict[str, dict], langevin: dic
         draw_langevin(ax, name, fit)
         if name in fits:
             f = fits[name]
-            ax.text(0.0, -0.17, f"SGD at the paper's lr = {', '.join(f'{x:g}' for x in f['lrs'])} (B=64):\nnot "
+            ax.text(0.0, -0.2, f"SGD at the paper's lr = {', '.join(f'{x:g}' for x in f['lrs'])} (B=64):\nnot "
                     f"testable - the trap is absorbing under SGD, {int(np.sum(f['events']))} of {int(np.sum(f['n']))}"
-                    f" escaped in {float(f['budget']):g} epochs", transform=ax.transAxes, fontsize=7.5)
+                    f" escaped in {float(f['budget']):g} epochs", transform=ax.transAxes, fontsize=7.5, va="top")
     rows = langevin_and_sgd_rows(langevin, rows)
     if "paper" in fits:
         rows.append(Row("power_law_r2_in_arrhenius_axes[sweep=paper]", pl, None, None, None, None, "n/a",
                         "R^2 of ln tau on 1/lr when tau is a pure power law 1/lr (deterministic, no barrier) over "
                         "the paper's five lrs: what an R^2 of 0.991 in the paper's axes cannot exclude"))
-        axes[0, 0].text(0.0, -0.27, f"a pure power law τ ∝ 1/lr over those five lrs reaches R² = {pl:.3f}\nin "
-                        "the paper's Arrhenius axes (ln τ vs 1/lr)", transform=axes[0, 0].transAxes, fontsize=7.5)
+        axes[0, 0].text(0.0, -0.33, f"a pure power law τ ∝ 1/lr over those five lrs reaches R² = {pl:.3f}\nin "
+                        "the paper's Arrhenius axes (ln τ vs 1/lr)", transform=axes[0, 0].transAxes, fontsize=7.5,
+                        va="top")
     fig.suptitle("Fig 2b: escape time from the rank-1 trap under Langevin noise (isotropic; a substitute noise model),"
                  " exact-moment data, T = ΔE/ratio", fontsize=10)
-    fig.subplots_adjust(bottom=0.27, top=0.88, wspace=0.25)
+    fig.subplots_adjust(bottom=0.33, top=0.88, wspace=0.25)
     return fig, rows
 
 
