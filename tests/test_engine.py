@@ -173,8 +173,16 @@ def test_minibatch_order_matches_its_definition_on_every_code_path():
     for r, s in enumerate(seeds):
         assert perm[r].tolist() == _reference_order(int(s), 9, 300)
     keys = engine.stream_keys(seeds, 9)
-    for n in (300, 5000):  # int32 and int64 packing; the torch code (used on GPUs) run on the CPU
-        assert np.array_equal(engine._sample_keys_torch(keys, n, "cpu").numpy(), engine._sample_keys_np(keys, n))
+    cpu = torch.device("cpu")
+    for n in (300, 5000):  # int32 and int64 packing: NumPy, the torch code (used on GPUs) and it compiled
+        by_numpy, _ = engine._packed_keys(keys, n, cpu)
+        assert np.array_equal(engine._packed_keys_torch(torch.as_tensor(keys.view(np.int64)), n).numpy(), by_numpy)
+        assert np.array_equal(engine._packed_keys(keys, n, cpu, compiled=True)[0], by_numpy)
+    # several epochs at once (the training loop's blocks), compiled or not: the epochs one by one
+    one_by_one = torch.cat([engine.minibatch_indices(seeds, e, 300, 32) for e in (4, 5, 6)])
+    for compiled in (False, True):
+        block = engine.minibatch_indices(seeds, 4, 300, 32, epochs=3, compiled=compiled)
+        assert block.is_contiguous() and torch.equal(block, one_by_one)
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device visible to torch")
