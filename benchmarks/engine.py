@@ -4,7 +4,9 @@ Workload: Study A's deep linear net 2→10→10→2, minibatch B = 64 from N = 5
 weight decay, R replicas (each its own seed, so its own minibatch order), float64. Measured in one
 process, each timing the best of a few repeats (the machine may be shared):
 
-  engine          grokrepro.engine.train, eager (``compile=False``) and compiled (``compile=True``)
+  engine          grokrepro.engine.train in its default form on a CPU, the C kernel (grokrepro.native),
+                  and in its torch forms (as on a machine without a C compiler), eager
+                  (``compile=False``) and compiled (``compile=True``)
   old engine      the engine of commit 964d215 (``--old``), for a before/after ratio
   previous        the engine of any commit (``--previous REV``), compiled, timed in a fresh process
                   (nothing this process set up, e.g. the allocator setting of ``train``, reaches it),
@@ -24,6 +26,7 @@ numbers. Usage:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.util
 import math
 import subprocess
@@ -37,7 +40,7 @@ import torch
 from torch import nn
 from torch.func import functional_call, grad, vmap
 
-from grokrepro import engine
+from grokrepro import engine, native
 from grokrepro.engine import Data, DeepLinear, minibatch_indices, resolve_device, resolve_dtype, train
 from grokrepro.metastable.data import DataSpec, generate
 
@@ -169,23 +172,26 @@ class Bench:
         seeds = np.arange(r) + 42
         return seeds, DeepLinear(DIMS).init(seeds, 10 ** -0.5, self.device, self.dtype)
 
-    def engine(self, r: int, epochs: int, compile: bool, module=engine) -> float:
+    def engine(self, r: int, epochs: int, compile: bool, module=engine, kernel: bool = True) -> float:
+        """The engine's replica-steps/s; ``kernel=False``: its torch forms (as without a C compiler)."""
         seeds, params = self.setup(r)
         model = module.DeepLinear(DIMS)
         compiles = hasattr(module, "RunSettings") and "compile" in module.RunSettings.__dataclass_fields__
         extra = {"compile": compile} if compiles else {}
         run = lambda: module.train(model, params, self.data, LR, WD, B, seeds, epochs, check_every=epochs,  # noqa: E731
                                    progress_every=0, **extra)
-        return r * epochs * STEPS / best_time(run, self.repeats, self.sync)
+        with contextlib.nullcontext() if kernel else native.disabled():
+            return r * epochs * STEPS / best_time(run, self.repeats, self.sync)
 
-    def engine_marginal(self, r: int, epochs: int, compile: bool) -> float:
+    def engine_marginal(self, r: int, epochs: int, compile: bool, kernel: bool = True) -> float:
         """Replica-steps/s of the epochs alone: (time of 2·epochs − time of epochs), so without the
         fixed cost of a call (its two full-data checks) that the comparators do not pay."""
         seeds, params = self.setup(r)
         model = DeepLinear(DIMS)
-        t = [best_time(lambda: train(model, params, self.data, LR, WD, B, seeds, e, check_every=e,  # noqa: B023
-                                     progress_every=0, compile=compile), self.repeats, self.sync)
-             for e in (epochs, 2 * epochs)]
+        with contextlib.nullcontext() if kernel else native.disabled():
+            t = [best_time(lambda: train(model, params, self.data, LR, WD, B, seeds, e, check_every=e,  # noqa: B023
+                                         progress_every=0, compile=compile), self.repeats, self.sync)
+                 for e in (epochs, 2 * epochs)]
         return r * epochs * STEPS / max(t[1] - t[0], 1e-9)
 
     def stepper(self, r: int, epochs: int, step) -> float:
@@ -220,7 +226,9 @@ def scaling(bench: Bench, rs, vmap_eager, target: int) -> list[dict]:
     for r in rs:
         e = epochs_for(r, target)
         ee = max(e, 10)  # the engine's run includes two full-data checks: spread them over ≥ 10 epochs
-        row = {"R": r, "engine (eager)": bench.engine(r, ee, False), "engine (compiled)": bench.engine(r, ee, True),
+        row = {"R": r, **({"engine (C kernel)": bench.engine(r, ee, False)} if native.library() else {}),
+               "engine (torch, eager)": bench.engine(r, ee, False, kernel=False),
+               "engine (torch, compiled)": bench.engine(r, ee, True, kernel=False),
                "bmm on samples": bench.stepper(r, e, bmm_step), "vmap (eager)": bench.stepper(r, e, vmap_eager)}
         rows.append(row)
         print(f"  R={r:5d}: " + ", ".join(f"{k} {v:.3g}" for k, v in row.items() if k != "R"), flush=True)
@@ -296,12 +304,15 @@ def main(argv=None):
 
     vmap_eager = vmap_step(DIMS, dtype, device)
     vmap_compiled = torch.compile(vmap_step(DIMS, dtype, device), dynamic=False)
-    rate = {"engine (eager)": bench.engine(r, epochs, False), "engine (compiled)": bench.engine(r, epochs, True)}
+    kernel_ok = native.library() is not None
+    rate = {"engine (C kernel)": bench.engine(r, epochs, False)} if kernel_ok else {}
+    rate["engine (torch, eager)"] = bench.engine(r, epochs, False, kernel=False)
+    rate["engine (torch, compiled)"] = bench.engine(r, epochs, True, kernel=False)
     compiled_ok = engine._COMPILED.get(engine.deep_linear_epoch_replicas_last) is not False
     if args.old:
         rate["old engine (964d215)"] = bench.engine(r, epochs, False, module=old_engine())
     if args.previous:
-        fresh = {"engine (compiled), fresh process": previous_rate(".", r, epochs, args),
+        fresh = {"engine (this tree), fresh process": previous_rate(".", r, epochs, args),
                  f"previous ({args.previous})": previous_rate(args.previous, r, epochs, args)}
         rate.update(fresh)
     rate["bmm on samples"] = bench.stepper(r, epochs, bmm_step)
@@ -312,8 +323,10 @@ def main(argv=None):
         print(f"vmap (compiled): torch.compile failed ({type(err).__name__}); ratio against eager vmap instead")
         rate["vmap (compiled)"] = rate["vmap (eager)"]
     rate["loop"] = loop_rate(bench.setup(r)[1], data, bench.setup(r)[0], max(1, epochs // 10), min(r, 8), dtype)
-    head = max(("engine (eager)", "engine (compiled)"), key=rate.get) if compiled_ok else "engine (eager)"
-    marginal = bench.engine_marginal(r, epochs, head == "engine (compiled)")
+    torch_forms = ("engine (torch, eager)", "engine (torch, compiled)")
+    torch_head = max(torch_forms, key=rate.get) if compiled_ok else "engine (torch, eager)"
+    head = "engine (C kernel)" if kernel_ok else torch_head
+    marginal = bench.engine_marginal(r, epochs, head == "engine (torch, compiled)", kernel=kernel_ok)
     print(f"R = {r}, {epochs} epochs per timed run, best of {args.repeats}:")
     for k, v in rate.items():
         print(f"  {k:22s} {v:12.4g} replica-steps/s")
@@ -321,10 +334,12 @@ def main(argv=None):
     print(f"bmm and vmap end where the engine ends: largest relative difference of the layers {diff:.1e}")
     print(f"  {head}, epochs alone (without the two checks of a call): {marginal:.4g} replica-steps/s; "
           f"ratio to vmap (compiled) {marginal / rate['vmap (compiled)']:.1f}")
+    if not kernel_ok:
+        print("the C kernel cannot be built here (no C compiler): the engine figures are its torch forms'")
     if not compiled_ok:
-        print("torch.compile does not work here: the engine figures below are the eager engine's")
+        print("torch.compile does not work here: the torch-form figures are the eager engine's")
     if args.old:
-        print(f"engine/old-engine ratio: {rate['engine (eager)'] / rate['old engine (964d215)']:.2f} (eager), "
+        print(f"engine/old-engine ratio: {rate['engine (torch, eager)'] / rate['old engine (964d215)']:.2f} (eager), "
               f"{rate[head] / rate['old engine (964d215)']:.2f} ({head})")
 
     if args.previous:
@@ -339,7 +354,8 @@ def main(argv=None):
         print(f"| {row['R']} | " + " | ".join(f"{v:.3g}" for k, v in row.items() if k != "R") + " |")
     if not args.quick:
         plot(rows, Path(args.plot), f"{'→'.join(map(str, DIMS))}, B={B}, {args.dtype}, {torch.get_num_threads()} thr")
-    print(f"headline: {head} (the faster of the engine's two forms at R = {r})")
+    print(f"headline: {head} (the engine's default form here; best torch form {torch_head}: "
+          f"{rate[torch_head]:.4g}, {rate[head] / rate[torch_head]:.1f}x slower)")
     print(f"engine replica-steps/s: {rate[head]:.4g}")
     print(f"engine/loop ratio: {rate[head] / rate['loop']:.1f}")
     print(f"engine/vmap-compiled ratio: {rate[head] / rate['vmap (compiled)']:.1f}")

@@ -4,7 +4,7 @@ import pytest
 import torch
 from scipy import stats
 
-from grokrepro import engine
+from grokrepro import engine, native
 from grokrepro.engine import Data, DeepLinear, minibatch_indices, train
 from grokrepro.metastable.data import DataSpec, generate
 from reference import deep_linear_reference
@@ -174,15 +174,16 @@ def test_minibatch_order_matches_its_definition_on_every_code_path():
         assert perm[r].tolist() == _reference_order(int(s), 9, 300)
     keys = engine.stream_keys(seeds, 9)
     cpu = torch.device("cpu")
-    for n in (300, 5000):  # int32 and int64 packing: NumPy, the torch code (used on GPUs) and it compiled
-        by_numpy, _ = engine._packed_keys(keys, n, cpu)
+    for n in (300, 5000):  # int32 and int64 packing: NumPy, the torch code (used on GPUs), the C kernel
+        by_numpy, _ = engine._packed_keys(keys, n, cpu, use_native=False)
         assert np.array_equal(engine._packed_keys_torch(torch.as_tensor(keys.view(np.int64)), n).numpy(), by_numpy)
-        assert np.array_equal(engine._packed_keys(keys, n, cpu, compiled=True)[0], by_numpy)
-    # several epochs at once (the training loop's blocks), compiled or not: the epochs one by one
+        assert np.array_equal(engine._packed_keys(keys, n, cpu)[0], by_numpy)
+    if native.library() is not None:
+        assert np.array_equal(native.packed_keys(keys, 300), engine._packed_keys(keys, 300, cpu, use_native=False)[0])
+    # several epochs at once (the training loop's blocks): the epochs one by one
     one_by_one = torch.cat([engine.minibatch_indices(seeds, e, 300, 32) for e in (4, 5, 6)])
-    for compiled in (False, True):
-        block = engine.minibatch_indices(seeds, 4, 300, 32, epochs=3, compiled=compiled)
-        assert block.is_contiguous() and torch.equal(block, one_by_one)
+    block = engine.minibatch_indices(seeds, 4, 300, 32, epochs=3)
+    assert block.is_contiguous() and torch.equal(block, one_by_one)
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device visible to torch")
@@ -207,19 +208,57 @@ def _many_replicas_against_reference(data, compile):
     return res
 
 
-def test_replicas_last_step_matches_reference(data):
+@pytest.fixture
+def torch_forms(monkeypatch):
+    """Runs as on a machine without a C compiler: the engine's torch forms, not the C kernel."""
+    monkeypatch.setattr(native, "library", lambda: None)
+
+
+needs_kernel = pytest.mark.skipif(native.library() is None, reason="the C kernel cannot be built here")
+
+
+@needs_kernel
+def test_c_kernel_matches_reference(data):
+    """The default form on a CPU: 40 replicas (two full chunks of 16 and a tail of 8)."""
+    assert native.usable(DeepLinear((2, 10, 10, 2)).init([1], 0.1))
+    _many_replicas_against_reference(data, compile=False)
+
+
+@needs_kernel
+@pytest.mark.parametrize("dims", [(2, 2), (2, 7, 3), (2, 5, 4, 6, 2)])
+def test_c_kernel_equals_the_torch_forms_for_other_shapes(dims, monkeypatch):
+    """Depth 1 to 4, odd widths, q ≠ p, minibatch and full batch, Langevin noise: the C kernel and
+    the eager torch step agree to rounding."""
+    rng = np.random.default_rng(0)
+    x = torch.as_tensor(rng.normal(size=(96, dims[0])))
+    d = Data(x, x @ torch.as_tensor(rng.normal(size=(dims[0], dims[-1]))) + 0.1 * torch.as_tensor(
+        rng.normal(size=(96, dims[-1]))))
+    model, seeds = DeepLinear(dims), np.arange(19) + 3
+    params = model.init(seeds, 0.4)
+    runs = {}
+    for form in ("c", "torch"):
+        if form == "torch":
+            monkeypatch.setattr(native, "library", lambda: None)
+        runs[form] = [train(model, params, d, 0.05, 0.1, b, seeds, 6, temperature=t).params
+                      for b, t in ((16, 0.0), (96, 0.0), (16, 1e-3))]
+    for c, t in zip(runs["c"], runs["torch"]):
+        for a, b in zip(c, t):
+            assert ((a - b).norm() / b.norm()).item() < 1e-12
+
+
+def test_replicas_last_step_matches_reference(data, torch_forms):
     assert engine.REPLICAS_LAST_MIN <= 40
     _many_replicas_against_reference(data, compile=False)
 
 
-def test_compiled_step_matches_reference(data):
+def test_compiled_step_matches_reference(data, torch_forms):
     res = _many_replicas_against_reference(data, compile=True)
     if engine._COMPILED.get(engine.deep_linear_epoch_replicas_last) is False:
         pytest.skip("torch.compile does not work here (the run fell back to eager, checked above)")
     assert res.status.tolist() == [engine.BUDGET] * 40
 
 
-def test_a_failing_compiler_falls_back_to_eager(data, monkeypatch, capsys):
+def test_a_failing_compiler_falls_back_to_eager(data, monkeypatch, capsys, torch_forms):
     def broken(fn, **kw):
         def call(*args):
             raise RuntimeError("no C compiler found")

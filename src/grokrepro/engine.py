@@ -37,6 +37,7 @@ from typing import Callable, Protocol, Sequence
 import numpy as np
 import torch
 
+from . import native
 from .io import log
 
 RUNNING, DONE, DIVERGED, BUDGET = 0, 1, 2, 3
@@ -104,8 +105,7 @@ def _index_phi(n: int) -> np.ndarray:
 
 def _packed_keys_torch(k: torch.Tensor, n: int) -> torch.Tensor:
     """:func:`_packed_keys` from (K,) int64 stream keys, in int64 tensors holding 32-bit words
-    (products masked to 32 bits): the same integers. Used on GPUs, and on a CPU when the run is
-    compiled (``torch.compile`` fuses it into one pass)."""
+    (products masked to 32 bits): the same integers, on the device (GPUs)."""
     b = max(1, (n - 1).bit_length())
     drop = b + 1 if b <= 12 else 0
     i = torch.arange(n, device=k.device)
@@ -119,29 +119,28 @@ def _packed_keys_torch(k: torch.Tensor, n: int) -> torch.Tensor:
     return (((x >> drop) << b) | i).to(torch.int32 if drop else torch.int64)
 
 
-def _packed_keys(keys: np.ndarray, n: int, device: torch.device, compiled: bool = False) -> tuple:
+def _packed_keys(keys: np.ndarray, n: int, device: torch.device, use_native: bool = True) -> tuple:
     """(K, n) sort keys and b (n ≤ 2ᵇ): a sample's hash, then its index i in the low b bits. In int32
     (sorts twice as fast) with the hash's top 31 − b bits while b ≤ 12, else in int64 with all 32.
     Distinct within a row, so every sort gives the same order; samples whose kept hash bits tie
-    (22 bits for n = 512: a pair ties with probability 2⁻²²) stay in index order. A NumPy array on
-    a CPU, else a tensor on ``device``."""
+    (22 bits for n = 512: a pair ties with probability 2⁻²²) stay in index order. On a CPU a NumPy
+    array (by the native kernel where it is built, else NumPy), else a tensor on ``device``."""
     b = max(1, (n - 1).bit_length())
     drop = b + 1 if b <= 12 else 0
-    if device.type == "cpu" and not compiled:
-        h = _sample_keys_np(keys, n)
-        if drop:  # (h >> (b + 1)) << b in place: below 2³¹, so the same bits read as int32
-            h >>= np.uint32(1)
-            h &= np.uint32(~((1 << b) - 1) & _M32)
-            h |= np.arange(n, dtype=np.uint32)
-            return h.view(np.int32), b
-        return (h.astype(np.int64) << b) | np.arange(n), b
-    k = torch.as_tensor(keys.view(np.int64), device=device)
     if device.type != "cpu":
-        return _packed_keys_torch(k, n), b
-    return call_compiled(_packed_keys_torch, k, n, replica_axes=[(k, 0)]).numpy(), b
+        return _packed_keys_torch(torch.as_tensor(keys.view(np.int64), device=device), n), b
+    if drop and use_native and native.library() is not None:
+        return native.packed_keys(keys, n), b
+    h = _sample_keys_np(keys, n)
+    if drop:  # (h >> (b + 1)) << b in place: below 2³¹, so the same bits read as int32
+        h >>= np.uint32(1)
+        h &= np.uint32(~((1 << b) - 1) & _M32)
+        h |= np.arange(n, dtype=np.uint32)
+        return h.view(np.int32), b
+    return (h.astype(np.int64) << b) | np.arange(n), b
 
 
-def _sorted_orders(seeds, first: int, count: int, n: int, device, compiled: bool = False) -> torch.Tensor:
+def _sorted_orders(seeds, first: int, count: int, n: int, device) -> torch.Tensor:
     """(count, R, n) sample order of each replica in epochs ``first`` … ``first + count − 1``, as
     int32 (n ≤ 4096) or int64."""
     if isinstance(seeds, torch.Tensor):
@@ -149,7 +148,7 @@ def _sorted_orders(seeds, first: int, count: int, n: int, device, compiled: bool
         seeds = seeds.cpu().numpy()
     device = torch.device("cpu" if device is None else device)
     keys = np.concatenate([stream_keys(seeds, first + e) for e in range(count)])
-    order, b = _packed_keys(keys, n, device, compiled)
+    order, b = _packed_keys(keys, n, device)
     if device.type == "cpu":
         order.sort(axis=1)  # in place: the keys are a fresh array
         order &= (1 << b) - 1
@@ -169,18 +168,16 @@ def epoch_permutations(seeds, epoch: int, n: int, device=None) -> torch.Tensor:
     return _sorted_orders(seeds, epoch, 1, n, device)[0].long()
 
 
-def minibatch_indices(seeds, epoch: int, n: int, batch_size: int, device=None, epochs: int = 1,
-                      compiled: bool = False) -> torch.Tensor:
+def minibatch_indices(seeds, epoch: int, n: int, batch_size: int, device=None, epochs: int = 1) -> torch.Tensor:
     """(epochs·steps, R, B) indices (contiguous) of every minibatch of ``epochs`` epochs from
     ``epoch``; an epoch is steps = ⌊n/B⌋ steps of its :func:`epoch_permutations` order.
 
-    ``seeds``: (R,) tensor (the result lands on its device) or array (on ``device``, default CPU).
-    ``compiled``: draw the sort keys through ``torch.compile`` on a CPU (same integers)."""
+    ``seeds``: (R,) tensor (the result lands on its device) or array (on ``device``, default CPU)."""
     steps = n // batch_size
     if batch_size >= n:
         dev = seeds.device if isinstance(seeds, torch.Tensor) else device
         return torch.arange(n, device=dev).expand(epochs, len(seeds), n)
-    perm = _sorted_orders(seeds, epoch, epochs, n, device, compiled)[:, :, : steps * batch_size]
+    perm = _sorted_orders(seeds, epoch, epochs, n, device)[:, :, : steps * batch_size]
     perm = perm.unflatten(2, (steps, batch_size)).transpose(1, 2)  # (epochs, steps, R, B), a view
     out = torch.empty(perm.shape, dtype=torch.long, device=perm.device)
     out.copy_(perm)  # one pass: the layout and int64
@@ -303,9 +300,12 @@ class LangevinStepper:
     √(2·lr·T); ``shapes``: the per-replica parameter shapes; ``rows``: the replicas' rows in
     ``stream``. :meth:`run` steps ``epochs`` epochs with the noise of all of them drawn at once."""
 
-    def __init__(self, inner, shapes, amplitude: torch.Tensor, stream: NoiseStream, rows: np.ndarray):
+    def __init__(self, inner, shapes, amplitude: torch.Tensor, stream: NoiseStream, rows: np.ndarray,
+                 batch_size: int = 0):
         self.inner, self.shapes, self.amplitude, self.stream, self.rows = inner, shapes, amplitude, stream, rows
         self.sizes = [math.prod(s) for s in shapes]
+        self.batch_size = batch_size  # for an ``inner`` that steps whole epochs from the sample orders
+        self.inner_takes_orders = getattr(inner, "takes_orders", False)
 
     def run(self, data: Data, epochs: range, orders) -> int:
         """Step the epochs ``epochs`` (global numbering), minibatches ``orders(epoch)`` (None: full
@@ -315,11 +315,21 @@ class LangevinStepper:
             steps += self.piece(data, [(e, orders(e)) for e in range(start, min(start + NOISE_CHUNK, epochs.stop))])
         return steps
 
+    def noise(self, first: int, steps: int) -> list[torch.Tensor]:
+        """The noise of global steps ``first`` … ``first + steps − 1``, per layer in the inner stepper's layout."""
+        xi = torch.as_tensor(self.stream.draw(self.rows, first, steps), device=self.amplitude.device,
+                             dtype=self.amplitude.dtype) * self.amplitude[None, :, None]
+        return self.inner.layout([x.unflatten(2, s) for x, s in zip(torch.split(xi, self.sizes, dim=2), self.shapes)])
+
     def piece(self, data: Data, epochs: list) -> int:
+        """Step ``epochs``, a list of (epoch, its minibatches or None)."""
+        if self.inner_takes_orders:  # the C kernel: every epoch's order and the noise of every step at once
+            per = 1 if epochs[0][1] is None else data.x_train.shape[0] // self.batch_size
+            order = None if epochs[0][1] is None else torch.cat([o for _, o in epochs])
+            return self.inner.epochs(data, order, self.batch_size, len(epochs),
+                                     self.noise(epochs[0][0] * per, len(epochs) * per))
         per = 1 if epochs[0][1] is None else epochs[0][1].shape[0]
-        xi = torch.as_tensor(self.stream.draw(self.rows, epochs[0][0] * per, len(epochs) * per),
-                             device=self.amplitude.device, dtype=self.amplitude.dtype) * self.amplitude[None, :, None]
-        noise = self.inner.layout([n.unflatten(2, s) for n, s in zip(torch.split(xi, self.sizes, dim=2), self.shapes)])
+        noise = self.noise(epochs[0][0] * per, len(epochs) * per)
         for k, (_, batch) in enumerate(epochs):
             for s in range(per):
                 self.inner.epoch(data, None if batch is None else batch[s : s + 1])
@@ -553,14 +563,26 @@ REPLICAS_LAST_MIN = 32  # from this many replicas the eager step uses the replic
 
 
 class DeepLinearStepper:
-    """SGD for :class:`DeepLinear`: :func:`deep_linear_epoch` for few replicas, else (and whenever
-    compiled) :func:`deep_linear_epoch_replicas_last` with the layers held replicas-last."""
+    """SGD for :class:`DeepLinear`. On a CPU in float64 where the C kernel is built
+    (:mod:`grokrepro.native`, the fastest form) the layers are held replicas-last and
+    :meth:`epochs` steps whole epochs from the sample orders (``takes_orders``). Otherwise
+    :meth:`epoch` steps minibatch indices: :func:`deep_linear_epoch` for few replicas, else (and
+    whenever compiled) :func:`deep_linear_epoch_replicas_last` with the layers replicas-last."""
 
     def __init__(self, params, lr: torch.Tensor, decay: torch.Tensor, compiled: bool = False):
         self.compiled, self.lr, self.decay = compiled, lr, decay
-        self.last = compiled or params[0].shape[0] >= REPLICAS_LAST_MIN
+        self.takes_orders = native.usable(params)
+        self.last = self.takes_orders or compiled or params[0].shape[0] >= REPLICAS_LAST_MIN
         self.ws = [p.permute(1, 2, 0).contiguous() for p in params] if self.last else params
         self.full = None
+
+    def epochs(self, data: Data, order: torch.Tensor | None, batch_size: int, epochs: int = 1,
+               noise: list[torch.Tensor] | None = None) -> int:
+        """Every epoch of ``order`` (epochs, R, n) int32 in minibatches of ``batch_size`` (None: ``epochs``
+        full-batch steps) by the C kernel, adding ``noise`` (:meth:`layout`) after each step; returns
+        the number of steps."""
+        return native.deep_linear_epochs(self.ws, _per_sample_moments(data), order, batch_size, self.lr,
+                                         self.decay, epochs, noise)
 
     def moments(self, data: Data, idx: torch.Tensor | None) -> torch.Tensor:
         """The steps' lr-scaled moments in the layers' layout: (steps, R, ·) replicas first; replicas
@@ -665,8 +687,8 @@ def log_grid(max_epochs: int, points: int) -> np.ndarray:
 Monitor = Callable[[int, dict, torch.Tensor], torch.Tensor]
 
 
-COMPILE_MIN_STEPS = 3 * 10**7
-ORDERS_BLOCK = 2**21  # replica-samples of minibatch orders drawn at once (epochs × R × n; 16 MB as int64)  # replica-steps budget of a call from which RunSettings(compile=None) compiles
+COMPILE_MIN_STEPS = 3 * 10**7  # replica-steps budget of a call from which RunSettings(compile=None) compiles
+ORDERS_BLOCK = 2**21  # replica-samples of minibatch orders drawn at once (epochs × R × n; 16 MB as int64)
 
 
 @dataclass(frozen=True)
@@ -815,14 +837,16 @@ class _Loop:
         return self.epoch < self.cfg.max_epochs and self.active.numel() > 0
 
     # ---- draw minibatches, step
-    def draw_orders(self, seeds: np.ndarray, epoch: int, epochs: int = 1) -> torch.Tensor | None:
+    def draw_orders(self, seeds: np.ndarray, epoch: int, epochs: int = 1, raw: bool = False) -> torch.Tensor | None:
         """(epochs·steps, R, B) minibatch indices of the active replicas in ``epochs`` epochs from
-        ``epoch`` (None: full batch)."""
+        ``epoch``, or ``raw``: their (epochs, R, n) sample orders; None: full batch."""
         n = self.data.x_train.shape[0]
         if self.cfg.batch_size == n:
             return None
+        if raw:
+            return _sorted_orders(seeds, self.cfg.epoch_offset + epoch, epochs, n, self.active.device)
         return minibatch_indices(seeds, self.cfg.epoch_offset + epoch, n, self.cfg.batch_size, self.active.device,
-                                 epochs=epochs, compiled=self.compiled)
+                                 epochs=epochs)
 
     def stepper(self):
         """The family's own stepper if it has one, else the generic :class:`GradStepper`; wrapped in a
@@ -839,24 +863,28 @@ class _Loop:
         if self.noise is None:
             self.noise = NoiseStream(self.seeds, sum(math.prod(p.shape[1:]) for p in self.live))
         return LangevinStepper(inner, [p.shape[1:] for p in self.live], torch.sqrt(2 * lr * temperature),
-                               self.noise, self.active.cpu().numpy())
+                               self.noise, self.active.cpu().numpy(), self.cfg.batch_size)
 
     def train_until(self, end: int) -> None:
         """SGD with coupled weight decay, ``p ← p·(1 − lr·wd) − lr·∇L``, up to epoch ``end`` (Langevin:
-        plus the noise, drawn for all these epochs at once)."""
+        plus the noise, drawn for all these epochs at once). The minibatch orders of several epochs
+        are drawn at a time (fewer, larger operations)."""
         seeds = self.seeds[self.active.cpu().numpy()]
         with torch.no_grad():
             stepper = self.stepper()
+            raw = getattr(stepper, "takes_orders", False) or getattr(stepper, "inner_takes_orders", False)
             if isinstance(stepper, LangevinStepper):
                 off = self.cfg.epoch_offset
                 self.steps += stepper.run(self.data, range(off + self.epoch, off + end),
-                                          lambda e: self.draw_orders(seeds, e - off)) * len(seeds)
-            else:  # the orders of several epochs at a time: fewer, larger operations
-                n = self.data.x_train.shape[0]
-                block = 1 if self.cfg.batch_size == n else max(1, ORDERS_BLOCK // (len(seeds) * n))
+                                          lambda e: self.draw_orders(seeds, e - off, raw=raw)) * len(seeds)
+            else:
+                n, b = self.data.x_train.shape[0], self.cfg.batch_size
+                block = max(1, ORDERS_BLOCK // (len(seeds) * n)) if b < n else (end - self.epoch if raw else 1)
                 for epoch in range(self.epoch, end, block):
-                    idx = self.draw_orders(seeds, epoch, min(block, end - epoch))
-                    self.steps += stepper.epoch(self.data, idx) * len(seeds)
+                    count = min(block, end - epoch)
+                    orders = self.draw_orders(seeds, epoch, count, raw=raw)
+                    steps = stepper.epochs(self.data, orders, b, count) if raw else stepper.epoch(self.data, orders)
+                    self.steps += steps * len(seeds)
             self.live = stepper.result()
         self.epoch = end
 
