@@ -646,7 +646,7 @@ def _mse(w: torch.Tensor, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """(R,) ½ mean over samples of ‖y − W x‖² for the maps ``w`` (R, q, p): one (n, p) @ (p, q·R)
     product with the replicas innermost (4× faster than R small products)."""
     r, q, p = w.shape
-    residual = torch.mm(x, w.permute(2, 1, 0).reshape(p, q * r)).view(-1, q, r)  # (n, q, R)
+    residual = torch.mm(x, w.permute(2, 1, 0).reshape(p, q * r)).view(x.shape[0], q, r)  # (n, q, R)
     residual -= y[:, :, None]
     return 0.5 * residual.pow_(2).sum(dim=(0, 1)) / x.shape[0]
 
