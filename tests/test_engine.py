@@ -420,3 +420,15 @@ def test_freed_memory_is_kept_for_reuse():
 
     faults()
     assert faults() < 100
+
+
+def test_without_a_c_compiler_the_kernel_is_not_built_and_training_still_runs(data, monkeypatch, tmp_path, capsys):
+    monkeypatch.setenv("CC", str(tmp_path / "no-such-compiler"))
+    monkeypatch.setenv("GROKREPRO_NATIVE_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(native, "_LIB", [])
+    assert native.library() is None and "no C compiler" in capsys.readouterr().err
+    model = DeepLinear((2, 6, 2))
+    params = model.init([1, 2], 0.3)
+    assert not native.usable(params)
+    res = train(model, params, data, 0.05, 0.1, 64, [1, 2], max_epochs=2)
+    assert res.status.tolist() == [engine.BUDGET] * 2 and not (tmp_path / "cache").exists()

@@ -829,7 +829,8 @@ class _Loop:
         self.epoch = self.steps = 0
         self.fingerprint = _fingerprint(model, self.params, data, self.lr, self.wd, self.seeds, cfg.max_epochs,
                                         cfg.check_every, self.grid, cfg.batch_size, cfg.epoch_offset,
-                                        cfg.check_at_records, self.compiled, self.temperature) if cfg.checkpoint else ""
+                                        cfg.check_at_records, self.compiled, self.temperature,
+                                        native.library() is not None) if cfg.checkpoint else ""
         self.started = self.last_log = self.last_checkpoint = time.time()
 
     @property

@@ -255,9 +255,10 @@ def disabled():
 def usable(params) -> bool:
     """Whether the kernel can step these deep linear layers (R, out, in): on a CPU, float64, at most
     64 moments per sample (p² + q·p) and 64 layers, and the kernel built here."""
+    if any(w.dim() != 3 or w.device.type != "cpu" or w.dtype != torch.float64 for w in params):
+        return False
     p, q = params[0].shape[2], params[-1].shape[1]
-    return (all(w.device.type == "cpu" and w.dtype == torch.float64 for w in params) and len(params) <= 64
-            and p * p + q * p <= 64 and library() is not None)
+    return len(params) <= 64 and p * p + q * p <= 64 and library() is not None
 
 
 def _pointers(tensors) -> ctypes.Array:
