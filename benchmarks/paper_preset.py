@@ -15,7 +15,7 @@ s/step, estimate, GPU-scale flag) and writes the rows to ``--costs`` (with the m
 rows of jobs not timed this time are kept), which the Snakefile sums before a paper-preset run
 (:mod:`grokrepro.costs`).
 
-    python benchmarks/paper_preset.py --cap 150 --warmup 90 --cores 2 [--only metastable_escape ...]
+    python benchmarks/paper_preset.py --cap 150 --warmup 90 --cores 2 [--only PREFIX ...] [--exclude fig1a ...]
 """
 from __future__ import annotations
 
@@ -151,6 +151,7 @@ def main():
     ap.add_argument("--cores", type=int, default=2)
     ap.add_argument("--only", nargs="*", default=(), help="rule name prefixes to time (default: all)")
     ap.add_argument("--per-rule", type=int, default=0, help="time at most this many jobs of each rule (0: all)")
+    ap.add_argument("--exclude", nargs="*", default=(), help="skip jobs whose output path contains one of these")
     ap.add_argument("--keep", help="scratch folder to use and keep (default: a temporary one)")
     ap.add_argument("--costs", default=str(COSTS), help="JSON file the rows are merged into")
     args = ap.parse_args()
@@ -173,6 +174,8 @@ def main():
     for rule, out, log in planned:
         per_rule[rule] = per_rule.get(rule, 0) + 1
         if (args.only and not rule.startswith(tuple(args.only))) or 0 < args.per_rule < per_rule[rule]:
+            continue
+        if any(part in out for part in args.exclude):
             continue
         rows.append({**run_job(work, rule, out, log, args, sweep_points), "date": where["date"]})
         r = rows[-1]
