@@ -223,7 +223,11 @@ def _build() -> ctypes.CDLL | None:
             detail = getattr(err, "stderr", "") or str(err)
             log(f"building the native deep linear kernel failed ({detail.strip()[:200]}); running the torch forms")
             return None
-    lib = ctypes.CDLL(str(path))
+    try:
+        lib = ctypes.CDLL(str(path))
+    except OSError as err:  # e.g. a library of another build left in a shared cache
+        log(f"loading the native deep linear kernel {path} failed ({err}); running the torch forms")
+        return None
     lib.deep_linear_epochs.restype = ctypes.c_int
     lib.deep_linear_epochs.argtypes = [ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p,
                                        ctypes.c_void_p, *[ctypes.c_int64] * 5, ctypes.c_void_p, ctypes.c_void_p,
