@@ -119,7 +119,7 @@ def _packed_keys_torch(k: torch.Tensor, n: int) -> torch.Tensor:
     return (((x >> drop) << b) | i).to(torch.int32 if drop else torch.int64)
 
 
-def _packed_keys(keys: np.ndarray, n: int, device: torch.device, use_native: bool = True) -> tuple:
+def _packed_keys(keys: np.ndarray, n: int, device: torch.device) -> tuple:
     """(K, n) sort keys and b (n ≤ 2ᵇ): a sample's hash, then its index i in the low b bits. In int32
     (sorts twice as fast) with the hash's top 31 − b bits while b ≤ 12, else in int64 with all 32.
     Distinct within a row, so every sort gives the same order; samples whose kept hash bits tie
@@ -129,7 +129,7 @@ def _packed_keys(keys: np.ndarray, n: int, device: torch.device, use_native: boo
     drop = b + 1 if b <= 12 else 0
     if device.type != "cpu":
         return _packed_keys_torch(torch.as_tensor(keys.view(np.int64), device=device), n), b
-    if drop and use_native and native.library() is not None:
+    if drop and native.library() is not None:
         return native.packed_keys(keys, n), b
     h = _sample_keys_np(keys, n)
     if drop:  # (h >> (b + 1)) << b in place: below 2³¹, so the same bits read as int32
@@ -305,7 +305,11 @@ class LangevinStepper:
         self.inner, self.shapes, self.amplitude, self.stream, self.rows = inner, shapes, amplitude, stream, rows
         self.sizes = [math.prod(s) for s in shapes]
         self.batch_size = batch_size  # for an ``inner`` that steps whole epochs from the sample orders
-        self.inner_takes_orders = getattr(inner, "takes_orders", False)
+
+    @property
+    def takes_orders(self) -> bool:
+        """Whether :meth:`run` wants the epochs' sample orders rather than minibatch indices: the inner's."""
+        return getattr(self.inner, "takes_orders", False)
 
     def run(self, data: Data, epochs: range, orders) -> int:
         """Step the epochs ``epochs`` (global numbering), minibatches ``orders(epoch)`` (None: full
@@ -323,7 +327,7 @@ class LangevinStepper:
 
     def piece(self, data: Data, epochs: list) -> int:
         """Step ``epochs``, a list of (epoch, its minibatches or None)."""
-        if self.inner_takes_orders:  # the C kernel: every epoch's order and the noise of every step at once
+        if self.takes_orders:  # the C kernel: every epoch's order and the noise of every step at once
             per = 1 if epochs[0][1] is None else data.x_train.shape[0] // self.batch_size
             order = None if epochs[0][1] is None else torch.cat([o for _, o in epochs])
             return self.inner.epochs(data, order, self.batch_size, len(epochs),
@@ -873,7 +877,7 @@ class _Loop:
         seeds = self.seeds[self.active.cpu().numpy()]
         with torch.no_grad():
             stepper = self.stepper()
-            raw = getattr(stepper, "takes_orders", False) or getattr(stepper, "inner_takes_orders", False)
+            raw = getattr(stepper, "takes_orders", False)
             if isinstance(stepper, LangevinStepper):
                 off = self.cfg.epoch_offset
                 self.steps += stepper.run(self.data, range(off + self.epoch, off + end),
